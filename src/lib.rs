@@ -1,0 +1,7 @@
+//! bentokit: containerize BentoML Bentos by talking to BuildKit directly.
+//!
+//! The modules follow the data flow: `bento` → `template` → `dockerfile` → `convert`/`llb`
+//! → `solve`/`session` → `progress`, with `cli` at the edge.
+
+pub mod cli;
+pub mod solve;
