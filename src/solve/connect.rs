@@ -117,7 +117,8 @@ async fn tcp_channel(addr: &Address, host: &str, port: u16, tls: &TlsOptions) ->
         .map_err(|e| unreachable_error(addr, e.to_string()))?
         .connect_timeout(Duration::from_secs(5));
     if tls.is_enabled() {
-        let mut config = ClientTlsConfig::new().domain_name(tls.server_name.clone().unwrap_or_else(|| host.to_string()));
+        // buildkitd wraps its TCP listener in TLS itself and offers no ALPN: speak HTTP/2 anyway.
+        let mut config = ClientTlsConfig::new().assume_http2(true).domain_name(tls.server_name.clone().unwrap_or_else(|| host.to_string()));
         if let Some(ca) = &tls.ca_cert {
             config = config.ca_certificate(Certificate::from_pem(read_tls_file("CA certificate", ca)?));
         }
@@ -174,8 +175,8 @@ fn read_tls_file(what: &'static str, path: &Path) -> Result<Vec<u8>, ConnectErro
 pub(crate) fn unreachable_error(addr: &Address, reason: String) -> ConnectError {
     let hint = match addr {
         Address::Unix(_) => format!(
-            "hint: start buildkitd (for example `sudo buildkitd --addr {addr} &`, or `.ci/setup-engine.sh` from the bentokit \
-             repository), or point bentokit at a running one with --addr or BUILDKIT_HOST"
+            "hint: start buildkitd (for example `sudo buildkitd --addr {addr} &`, or `scripts/setup-buildkit.sh` from the \
+             bentokit repository), or point bentokit at a running one with --addr or BUILDKIT_HOST"
         ),
         Address::Tcp { .. } => format!(
             "hint: is buildkitd listening on {addr} (`buildkitd --addr {addr}`)? For TLS pass --tlscacert, --tlscert and --tlskey"
