@@ -40,6 +40,7 @@ set -euo pipefail
 : "${BASE_IMAGE:=1}"                            # 1: push a busybox image as localhost:$REGISTRY_PORT/base:latest
 : "${QEMU:=0}"                                  # 1: qemu-user-static + binfmt_misc, for RUN on foreign platforms
 : "${ROOTLESS:=1}"                              # 1: rootlesskit + uidmap, for rootless buildkitd
+: "${STANDIN_IMAGES:=1}"                        # 1: push stand-in python images (scripts/standin-images.sh)
 : "${APT_UPDATE:=1}"                            # 0: skip the bookworm `apt-get update`
 : "${FORCE_BUILD:=0}"
 # The Debian mirror this machine's apt already uses (the first deb822 URIs: or deb line).
@@ -116,6 +117,7 @@ GO_TOOLCHAIN_PKGS="golang-1.24-go golang-1.24-src"
 # ---------------------------------------------------------------- 1. bookworm packages
 pkgs="runc busybox-static curl ca-certificates openssl"
 [ "$ROOTLESS" = 1 ] && pkgs="$pkgs rootlesskit uidmap"
+[ "$STANDIN_IMAGES" = 1 ] && pkgs="$pkgs debootstrap"
 [ "$REGISTRY" = 1 ] && pkgs="$pkgs docker-registry"
 if [ "$QEMU" = 1 ]; then
   pkgs="$pkgs qemu-user-static binfmt-support"
@@ -482,5 +484,11 @@ EOF
     log "pushed localhost:$REGISTRY_PORT/base:latest (busybox, linux/amd64)"
     step_done "push busybox base image"
   fi
+fi
+
+# ---------------------------------------------------------------- 11. stand-in Docker Hub images
+if [ "$REGISTRY" = 1 ] && [ "$STANDIN_IMAGES" = 1 ]; then
+  BK_ADDR=$BK_ADDR REGISTRY_PORT=$REGISTRY_PORT "$(dirname "$0")/standin-images.sh"
+  step_done "stand-in images"
 fi
 log "ready: BUILDKIT_HOST=$BK_ADDR"

@@ -37,7 +37,11 @@ fn rootless_buildkitd_is_started_then_reused() {
         eprintln!("SKIPPED: the rootless test creates a user and must run as root");
         return;
     }
-    let setup = sh(&format!("id -u {USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh {USER}"));
+    // rootlesskit maps the user's subordinate ids; older useradd does not always add them.
+    let setup = sh(&format!(
+        "id -u {USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh {USER}
+         for f in /etc/subuid /etc/subgid; do grep -q '^{USER}:' $f 2>/dev/null || echo '{USER}:300000:65536' >> $f; done"
+    ));
     assert!(setup.status.success(), "{}", text(&setup.stderr));
     let uid = text(&sh(&format!("id -u {USER}")).stdout).trim().to_string();
     let runtime_dir = format!("/run/user/{uid}");
