@@ -67,6 +67,7 @@ pub enum Command {
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -99,6 +100,12 @@ pub(crate) async fn connect(daemon: &DaemonArgs) -> anyhow::Result<solve::Connec
         );
     }
     Ok(conn)
+}
+
+/// Diagnostics for developers, off unless `BENTOKIT_LOG` sets a filter (e.g. `debug`).
+fn init_tracing() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("BENTOKIT_LOG") else { return };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn report(e: &anyhow::Error) -> i32 {

@@ -68,6 +68,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         Some(a) => Address::parse(a)?,
         None => Address::default_for_user(),
     };
+    tracing::debug!(%addr, explicit, "connecting to buildkitd");
     match open_channel(&addr, &opts.tls).await {
         Ok(channel) => Ok(Connection { channel, addr, started: None }),
         Err(ConnectError::Unreachable { .. }) if !explicit => {

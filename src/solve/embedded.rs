@@ -94,6 +94,7 @@ pub(crate) async fn start(binary: &Path, socket: &Path) -> Result<Started, Start
         .stderr(log_err)
         // Its own process group: a Ctrl-C aimed at bentokit must not stop the daemon.
         .process_group(0);
+    tracing::debug!(?command, "starting buildkitd");
     let mut child = command.spawn().map_err(|source| StartError::Spawn { binary: binary.to_path_buf(), source })?;
     let pid = child.id();
 
