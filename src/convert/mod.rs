@@ -6,6 +6,8 @@
 
 mod image;
 mod platform;
+mod reference;
 
 pub use image::{Healthcheck, History, Image, ImageConfig, DEFAULT_PATH_ENV};
 pub use platform::{parse_list as parse_platforms, Platform, PlatformError};
+pub use reference::{Reference, ReferenceError};
