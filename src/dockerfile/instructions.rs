@@ -134,7 +134,7 @@ pub struct From {
     pub source: SourceInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     Default,
@@ -142,7 +142,7 @@ pub enum NetworkMode {
     Host,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SecurityMode {
     Sandbox,
