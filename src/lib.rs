@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod convert;
+pub mod dockerfile;
 pub mod solve;

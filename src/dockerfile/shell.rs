@@ -1,0 +1,644 @@
+//! Shell-word expansion as BuildKit's `shell.Lex` does it: `$v`, `${v}`, the `-`, `+`, `?`
+//! modifiers (with and without `:`), prefix/suffix trimming (`#`, `##`, `%`, `%%`) and
+//! `${v/p/r}`, `${v//p/r}`; single and double quotes; the escape character; word splitting.
+//!
+//! In: one word (the raw text of an instruction field) and an environment ([`Env`]).
+//! Out: the expanded word, the split words, or the set of variable names that were found.
+//! Never runs anything and never reads the process environment.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::error::{ErrorKind, ParseError};
+
+/// A variable lookup. Implemented for maps and for `(name, value)` slices (last one wins,
+/// as BuildKit's `BuildEnvs` does for `K=V` lists).
+pub trait Env {
+    fn lookup(&self, name: &str) -> Option<&str>;
+}
+
+impl Env for HashMap<String, String> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
+impl Env for [(String, String)] {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Env for Vec<(String, String)> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.as_slice().lookup(name)
+    }
+}
+
+impl<E: Env + ?Sized> Env for &E {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        (**self).lookup(name)
+    }
+}
+
+/// The empty environment.
+pub struct NoEnv;
+
+impl Env for NoEnv {
+    fn lookup(&self, _: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// The expander. `Lexer::new(escape)` gives BuildKit's default behaviour; the switches
+/// below are the ones BuildKit uses internally (heredoc detection, raw heredoc bodies).
+#[derive(Debug, Clone, Copy)]
+pub struct Lexer {
+    escape: char,
+    /// Keep quote characters in the output.
+    pub raw_quotes: bool,
+    /// Keep escape characters in the output.
+    pub raw_escapes: bool,
+    /// Treat quotes as ordinary characters (heredoc bodies).
+    pub skip_process_quotes: bool,
+    /// Leave references to unset variables in place instead of expanding them to "".
+    pub skip_unset_env: bool,
+}
+
+/// Result of one expansion: the joined word, the split words and the names looked up
+/// successfully (BuildKit's "matches", used to report which ARGs a word consumed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expansion {
+    pub word: String,
+    pub words: Vec<String>,
+    pub matched: BTreeSet<String>,
+}
+
+impl Lexer {
+    pub fn new(escape: char) -> Self {
+        Lexer { escape, raw_quotes: false, raw_escapes: false, skip_process_quotes: false, skip_unset_env: false }
+    }
+
+    pub fn escape(&self) -> char {
+        self.escape
+    }
+
+    /// Expands `word` into a single string (quotes removed, no splitting).
+    pub fn process_word(&self, word: &str, env: &dyn Env) -> Result<String, ParseError> {
+        Ok(self.process(word, env)?.word)
+    }
+
+    /// Expands `word` and splits it into words where unquoted whitespace appears
+    /// (whitespace coming from a variable's value splits too, as in BuildKit).
+    pub fn process_words(&self, word: &str, env: &dyn Env) -> Result<Vec<String>, ParseError> {
+        Ok(self.process(word, env)?.words)
+    }
+
+    /// Expands `word` and reports which variables were found in `env`.
+    pub fn process_word_with_matches(&self, word: &str, env: &dyn Env) -> Result<(String, BTreeSet<String>), ParseError> {
+        let e = self.process(word, env)?;
+        Ok((e.word, e.matched))
+    }
+
+    /// Everything at once.
+    pub fn process(&self, word: &str, env: &dyn Env) -> Result<Expansion, ParseError> {
+        let chars: Vec<char> = word.chars().collect();
+        let mut state = State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes };
+        let (word_out, words) = state
+            .process_stop_on(None, self.raw_escapes)
+            .map_err(|m| ParseError::new(ErrorKind::Expansion, format!("failed to process {word:?}: {m}")))?;
+        Ok(Expansion { word: word_out, words, matched: state.matched })
+    }
+}
+
+struct State<'a> {
+    lexer: Lexer,
+    chars: &'a [char],
+    pos: usize,
+    env: &'a dyn Env,
+    matched: BTreeSet<String>,
+    raw_escapes: bool,
+}
+
+#[derive(Default)]
+struct Words {
+    word: String,
+    words: Vec<String>,
+    in_word: bool,
+}
+
+impl Words {
+    fn add_char(&mut self, ch: char) {
+        if ch.is_whitespace() {
+            if self.in_word && !self.word.is_empty() {
+                self.words.push(std::mem::take(&mut self.word));
+                self.in_word = false;
+            }
+        } else {
+            self.add_raw_char(ch);
+        }
+    }
+    fn add_raw_char(&mut self, ch: char) {
+        self.word.push(ch);
+        self.in_word = true;
+    }
+    fn add_string(&mut self, s: &str) {
+        s.chars().for_each(|c| self.add_char(c));
+    }
+    fn add_raw_string(&mut self, s: &str) {
+        self.word.push_str(s);
+        self.in_word = true;
+    }
+    fn finish(mut self) -> Vec<String> {
+        if !self.word.is_empty() {
+            self.words.push(self.word);
+        }
+        self.words
+    }
+}
+
+type Step<T> = Result<T, String>;
+
+impl State<'_> {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek();
+        if c.is_some() {
+            self.pos += 1;
+        }
+        c
+    }
+
+    fn process_stop_on(&mut self, stop: Option<char>, raw_escapes: bool) -> Step<(String, Vec<String>)> {
+        let saved = self.raw_escapes;
+        self.raw_escapes = raw_escapes;
+        let r = self.process_stop_on_inner(stop);
+        self.raw_escapes = saved;
+        r
+    }
+
+    fn process_stop_on_inner(&mut self, stop: Option<char>) -> Step<(String, Vec<String>)> {
+        let mut result = String::new();
+        let mut words = Words::default();
+        while let Some(ch) = self.peek() {
+            if Some(ch) == stop {
+                self.pos += 1;
+                return Ok((result, words.finish()));
+            }
+            let quotes = !self.lexer.skip_process_quotes;
+            if ch == '$' {
+                let tmp = self.process_dollar()?;
+                result.push_str(&tmp);
+                words.add_string(&tmp);
+            } else if quotes && (ch == '\'' || ch == '"') {
+                let tmp = if ch == '\'' { self.process_single_quote()? } else { self.process_double_quote()? };
+                result.push_str(&tmp);
+                words.add_raw_string(&tmp);
+            } else {
+                self.pos += 1;
+                if ch == self.lexer.escape {
+                    if self.raw_escapes {
+                        words.add_raw_char(ch);
+                        result.push(ch);
+                    }
+                    let Some(escaped) = self.next() else { break };
+                    words.add_raw_char(escaped);
+                    result.push(escaped);
+                } else {
+                    words.add_char(ch);
+                    result.push(ch);
+                }
+            }
+        }
+        if let Some(stop) = stop {
+            return Err(format!("unexpected end of statement while looking for matching {stop}"));
+        }
+        Ok((result, words.finish()))
+    }
+
+    fn process_single_quote(&mut self) -> Step<String> {
+        let mut result = String::new();
+        let open = self.next();
+        if self.lexer.raw_quotes {
+            result.extend(open);
+        }
+        loop {
+            match self.next() {
+                None => return Err("unexpected end of statement while looking for matching single-quote".into()),
+                Some('\'') => {
+                    if self.lexer.raw_quotes {
+                        result.push('\'');
+                    }
+                    return Ok(result);
+                }
+                Some(c) => result.push(c),
+            }
+        }
+    }
+
+    fn process_double_quote(&mut self) -> Step<String> {
+        let mut result = String::new();
+        let open = self.next();
+        if self.lexer.raw_quotes {
+            result.extend(open);
+        }
+        loop {
+            match self.peek() {
+                None => return Err("unexpected end of statement while looking for matching double-quote".into()),
+                Some('"') => {
+                    self.pos += 1;
+                    if self.lexer.raw_quotes {
+                        result.push('"');
+                    }
+                    return Ok(result);
+                }
+                Some('$') => {
+                    let v = self.process_dollar()?;
+                    result.push_str(&v);
+                }
+                Some(mut ch) => {
+                    self.pos += 1;
+                    if ch == self.lexer.escape {
+                        if self.raw_escapes {
+                            result.push(ch);
+                        }
+                        match self.peek() {
+                            None => continue,
+                            Some(n) if n == '"' || n == '$' || n == self.lexer.escape => {
+                                self.pos += 1;
+                                ch = n;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    result.push(ch);
+                }
+            }
+        }
+    }
+
+    fn get_env(&mut self, name: &str) -> Option<String> {
+        let v = self.env.lookup(name).map(str::to_string);
+        if v.is_some() {
+            self.matched.insert(name.to_string());
+        }
+        v
+    }
+
+    fn process_dollar(&mut self) -> Step<String> {
+        self.pos += 1; // '$'
+        if self.peek() != Some('{') {
+            let name = self.process_name();
+            if name.is_empty() {
+                return Ok("$".into());
+            }
+            return Ok(match self.get_env(&name) {
+                Some(v) => v,
+                None if self.lexer.skip_unset_env => format!("${name}"),
+                None => String::new(),
+            });
+        }
+        self.pos += 1; // '{'
+        match self.peek() {
+            None => return Err("syntax error: missing '}'".into()),
+            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
+            _ => {}
+        }
+        let name = self.process_name();
+        let Some(mut ch) = self.next() else {
+            return Err("syntax error: missing '}'".into());
+        };
+        let mut modifier = ch.to_string();
+        let mut null_is_unset = false;
+        match ch {
+            '}' => Ok(match self.get_env(&name) {
+                Some(v) => v,
+                None if self.lexer.skip_unset_env => format!("${{{name}}}"),
+                None => String::new(),
+            }),
+            ':' | '+' | '-' | '?' | '#' | '%' => {
+                if ch == ':' {
+                    null_is_unset = true;
+                    let Some(c) = self.next() else { return Err("syntax error: missing '}'".into()) };
+                    ch = c;
+                    modifier.push(c);
+                }
+                let raw = ch == '#' || ch == '%';
+                let (word, _) = self.process_stop_on(Some('}'), raw).map_err(|e| {
+                    if self.peek().is_none() {
+                        "syntax error: missing '}'".to_string()
+                    } else {
+                        e
+                    }
+                })?;
+                let value = self.get_env(&name);
+                if self.lexer.skip_unset_env && value.is_none() {
+                    return Ok(format!("${{{name}{modifier}{word}}}"));
+                }
+                let unset = value.is_none() || (null_is_unset && value.as_deref() == Some(""));
+                match ch {
+                    '-' => Ok(if unset { word } else { value.unwrap_or_default() }),
+                    '+' => Ok(if unset { String::new() } else { word }),
+                    '?' => {
+                        let Some(value) = value else {
+                            let msg = if word.is_empty() { "is not allowed to be unset" } else { &word };
+                            return Err(format!("{name}: {msg}"));
+                        };
+                        if null_is_unset && value.is_empty() {
+                            let msg = if word.is_empty() { "is not allowed to be empty" } else { &word };
+                            return Err(format!("{name}: {msg}"));
+                        }
+                        Ok(value)
+                    }
+                    '%' | '#' => {
+                        let value = value.unwrap_or_default();
+                        let (greedy, pattern) = match word.strip_prefix(ch) {
+                            Some(rest) => (true, rest),
+                            None => (false, word.as_str()),
+                        };
+                        let pattern = Pattern::parse(pattern, greedy).map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
+                        Ok(if ch == '%' { pattern.trim_suffix(&value) } else { pattern.trim_prefix(&value) })
+                    }
+                    _ => Err(format!("unsupported modifier ({modifier}) in substitution")),
+                }
+            }
+            '/' => {
+                let replace_all = self.peek() == Some('/');
+                if replace_all {
+                    self.pos += 1;
+                }
+                let (pattern, _) = self.process_stop_on(Some('/'), true).map_err(|e| {
+                    if self.peek().is_none() {
+                        "syntax error: missing '/' in ${}".to_string()
+                    } else {
+                        e
+                    }
+                })?;
+                let (replacement, _) = self.process_stop_on(Some('}'), true).map_err(|e| {
+                    if self.peek().is_none() {
+                        "syntax error: missing '}'".to_string()
+                    } else {
+                        e
+                    }
+                })?;
+                let Some(value) = self.get_env(&name) else {
+                    if self.lexer.skip_unset_env {
+                        return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
+                    }
+                    return Ok(String::new());
+                };
+                let compiled = Pattern::parse(&pattern, true).map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
+                Ok(compiled.replace(&value, &replacement, replace_all))
+            }
+            _ => Err(format!("unsupported modifier ({modifier}) in substitution")),
+        }
+    }
+
+    fn process_name(&mut self) -> String {
+        let mut name = String::new();
+        while let Some(ch) = self.peek() {
+            if name.is_empty() && ch.is_ascii_digit() {
+                while let Some(d) = self.peek().filter(char::is_ascii_digit) {
+                    name.push(d);
+                    self.pos += 1;
+                }
+                return name;
+            }
+            if name.is_empty() && matches!(ch, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0') {
+                self.pos += 1;
+                return ch.to_string();
+            }
+            if !ch.is_alphabetic() && !ch.is_numeric() && ch != '_' {
+                break;
+            }
+            name.push(ch);
+            self.pos += 1;
+        }
+        name
+    }
+}
+
+/// A shell glob as BuildKit turns it into a regexp: `*`, `?`, literals; `\*`, `\?`, `\\`
+/// are literals, `\}` and `\/` drop the backslash. Like Go's `.`, wildcards skip `\n`.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Lit(char),
+    Any,
+    Star,
+}
+
+struct Pattern {
+    tokens: Vec<Token>,
+    greedy: bool,
+}
+
+impl Pattern {
+    fn parse(pattern: &str, greedy: bool) -> Result<Pattern, String> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut tokens = Vec::with_capacity(chars.len());
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '*' => tokens.push(Token::Star),
+                '?' => tokens.push(Token::Any),
+                '\\' => match chars.get(i + 1) {
+                    Some('}' | '/') => {}
+                    Some(&c @ ('*' | '?' | '\\')) => {
+                        tokens.push(Token::Lit(c));
+                        i += 1;
+                    }
+                    Some(c) => return Err(format!("invalid escape '\\{c}'")),
+                    None => return Err("invalid escape '\\'".into()),
+                },
+                c => tokens.push(Token::Lit(c)),
+            }
+            i += 1;
+        }
+        Ok(Pattern { tokens, greedy })
+    }
+
+    /// End of the preferred match of the tokens starting at `start` (leftmost-first, the
+    /// way Go's backtracking preference picks it), memoising failures to stay O(n·m).
+    fn match_at(&self, text: &[char], start: usize) -> Option<usize> {
+        let width = text.len() + 1;
+        let mut failed = vec![false; (self.tokens.len() + 1) * width];
+        self.match_from(text, 0, start, &mut failed, width)
+    }
+
+    fn match_from(&self, text: &[char], t: usize, i: usize, failed: &mut [bool], width: usize) -> Option<usize> {
+        if t == self.tokens.len() {
+            return Some(i);
+        }
+        if failed[t * width + i] {
+            return None;
+        }
+        let found = match self.tokens[t] {
+            Token::Lit(c) => (text.get(i) == Some(&c)).then(|| self.match_from(text, t + 1, i + 1, failed, width)).flatten(),
+            Token::Any => text.get(i).filter(|c| **c != '\n').and_then(|_| self.match_from(text, t + 1, i + 1, failed, width)),
+            Token::Star => {
+                let mut max = i;
+                while max < text.len() && text[max] != '\n' {
+                    max += 1;
+                }
+                if self.greedy {
+                    (i..=max).rev().find_map(|j| self.match_from(text, t + 1, j, failed, width))
+                } else {
+                    (i..=max).find_map(|j| self.match_from(text, t + 1, j, failed, width))
+                }
+            }
+        };
+        if found.is_none() {
+            failed[t * width + i] = true;
+        }
+        found
+    }
+
+    fn trim_prefix(&self, value: &str) -> String {
+        let text: Vec<char> = value.chars().collect();
+        match self.match_at(&text, 0) {
+            Some(end) => text[end..].iter().collect(),
+            None => value.to_string(),
+        }
+    }
+
+    fn trim_suffix(&self, value: &str) -> String {
+        let reversed = Pattern { tokens: self.tokens.iter().rev().cloned().collect(), greedy: self.greedy };
+        let text: Vec<char> = value.chars().rev().collect();
+        match reversed.match_at(&text, 0) {
+            Some(end) => text[end..].iter().rev().collect(),
+            None => value.to_string(),
+        }
+    }
+
+    fn find(&self, text: &[char], from: usize) -> Option<(usize, usize)> {
+        (from..=text.len()).find_map(|s| self.match_at(text, s).map(|e| (s, e)))
+    }
+
+    /// Go's `ReplaceAllString` / single replacement, replacement taken literally.
+    fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
+        let text: Vec<char> = value.chars().collect();
+        if !all {
+            return match self.find(&text, 0) {
+                Some((s, e)) => text[..s].iter().collect::<String>() + replacement + &text[e..].iter().collect::<String>(),
+                None => value.to_string(),
+            };
+        }
+        let mut out = String::new();
+        let (mut search, mut last_end) = (0usize, 0usize);
+        while search <= text.len() {
+            let Some((s, e)) = self.find(&text, search) else { break };
+            out.extend(&text[last_end..s]);
+            if e > last_end || s == 0 {
+                out.push_str(replacement);
+            }
+            last_end = e;
+            search = if search + 1 > e { search + 1 } else { e };
+        }
+        out.extend(&text[last_end.min(text.len())..]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Vec<(String, String)> {
+        [("PWD", "/home"), ("SHELL", "bash"), ("KOREAN", "한국어"), ("NULL", ""), ("WORDS", "a b  c"), ("FILE", "dir/file.tar.gz")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn w(word: &str) -> Result<String, String> {
+        Lexer::new('\\').process_word(word, &env()).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, &str)] = &[
+            ("hello", "hello"),
+            ("he'll'o", "hello"),
+            ("he\"ll\"o", "hello"),
+            ("'$PWD'", "$PWD"),
+            ("\"$PWD\"", "/home"),
+            ("\\$PWD", "$PWD"),
+            ("\"\\$PWD\"", "$PWD"),
+            ("\"a\\b\"", "a\\b"),
+            ("$PWD/x", "/home/x"),
+            ("${PWD}x", "/homex"),
+            ("${NOPE:-def}", "def"),
+            ("${NULL:-def}", "def"),
+            ("${NULL-def}", ""),
+            ("${PWD:+set}", "set"),
+            ("${NULL:+set}", ""),
+            ("${NULL+set}", "set"),
+            ("${NOPE+set}", ""),
+            ("${FILE#*/}", "file.tar.gz"),
+            ("${FILE##*.}", "gz"),
+            ("${FILE%.*}", "dir/file.tar"),
+            ("${FILE%%.*}", "dir/file"),
+            ("${FILE/./_}", "dir/file_tar.gz"),
+            ("${FILE//./_}", "dir/file_tar_gz"),
+            ("${KOREAN}", "한국어"),
+            ("$", "$"),
+            ("a$", "a$"),
+            ("${NOPE}", ""),
+            ("$1x", "x"),
+            ("${FILE%}", "dir/file.tar.gz"),
+            ("${NOPE:-${PWD}}", "/home"),
+            ("${NOPE:-a b}", "a b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(w(input).as_deref(), Ok(*want), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        assert!(w("${NOPE:?must be set}").unwrap_err().ends_with("NOPE: must be set"));
+        assert!(w("${NULL:?}").unwrap_err().ends_with("NULL: is not allowed to be empty"));
+        assert!(w("${NOPE?}").unwrap_err().ends_with("NOPE: is not allowed to be unset"));
+        assert_eq!(w("${NULL?}").as_deref(), Ok(""));
+        assert!(w("${PWD").unwrap_err().contains("missing '}'"));
+        assert!(w("${}").unwrap_err().contains("bad substitution"));
+        assert!(w("${PWD:x}").unwrap_err().contains("unsupported modifier"));
+        assert!(w("'abc").unwrap_err().contains("single-quote"));
+        assert!(w("\"abc").unwrap_err().contains("double-quote"));
+        assert!(w("${PWD/a}").unwrap_err().contains("missing '/'"));
+    }
+
+    #[test]
+    fn splitting_and_matches() {
+        let lex = Lexer::new('\\');
+        assert_eq!(lex.process_words("$WORDS \"x y\" ''", &env()).unwrap(), vec!["a", "b", "c", "x y"]);
+        assert_eq!(lex.process_words("80/tcp  443", &env()).unwrap(), vec!["80/tcp", "443"]);
+        let (_, m) = lex.process_word_with_matches("$PWD ${NOPE} ${SHELL:-x}", &env()).unwrap();
+        assert_eq!(m.into_iter().collect::<Vec<_>>(), vec!["PWD", "SHELL"]);
+    }
+
+    #[test]
+    fn backtick_escape_and_skip_unset() {
+        let mut lex = Lexer::new('`');
+        assert_eq!(lex.process_word("`$PWD \\n", &env()).unwrap(), "$PWD \\n");
+        lex.skip_unset_env = true;
+        assert_eq!(lex.process_word("$NOPE ${NOPE:-x} $PWD", &env()).unwrap(), "$NOPE ${NOPE:-x} /home");
+    }
+
+    #[test]
+    fn replace_all_empty_matches_like_go() {
+        let e: Vec<(String, String)> = vec![("V".into(), "abc".into())];
+        let lex = Lexer::new('\\');
+        assert_eq!(lex.process_word("${V//*/x}", &e).unwrap(), "x");
+        assert_eq!(lex.process_word("${V//b/}", &e).unwrap(), "ac");
+        assert_eq!(lex.process_word("${V/b*/X}", &e).unwrap(), "aX");
+    }
+}
