@@ -60,6 +60,14 @@ impl Obj {
     fn done(self) -> Value {
         Value::Object(self.0)
     }
+
+    /// Finishes with an optional field that is shown even when empty (`"constraints": {}`).
+    fn done_with(mut self, field: Option<(&str, Value)>) -> Value {
+        if let Some((k, v)) = field {
+            self.0.insert(k.into(), v);
+        }
+        Value::Object(self.0)
+    }
 }
 
 fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> Value) -> Value {
@@ -89,8 +97,7 @@ fn op_json(op: &pb::Op) -> Value {
         .put("platform", opt(&op.platform, |p| {
             Obj::default().put("Architecture", p.architecture.clone()).put("OS", p.os.clone()).put("Variant", p.variant.clone()).done()
         }))
-        .put_always("constraints", opt(&op.constraints, |c| Obj::default().put("filter", json!(c.filter)).done()))
-        .done()
+        .done_with(op.constraints.as_ref().map(|c| ("constraints", Obj::default().put("filter", json!(c.filter)).done())))
 }
 
 fn exec_json(e: &pb::ExecOp) -> Value {

@@ -64,8 +64,11 @@ impl Image {
         self
     }
 
+    /// Per-op constraints; caps the builder already needs are kept.
     pub fn constraints(mut self, c: Constraints) -> Self {
+        let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
+        self.constraints.metadata.caps.extend(caps);
         self
     }
 
@@ -153,8 +156,11 @@ impl Local {
         self.attr("local.unique", id.into(), "source.local.unique")
     }
 
+    /// Per-op constraints; caps the builder already needs are kept.
     pub fn constraints(mut self, c: Constraints) -> Self {
+        let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
+        self.constraints.metadata.caps.extend(caps);
         self
     }
 
@@ -204,8 +210,11 @@ impl Git {
         self
     }
 
+    /// Per-op constraints; caps the builder already needs are kept.
     pub fn constraints(mut self, c: Constraints) -> Self {
+        let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
+        self.constraints.metadata.caps.extend(caps);
         self
     }
 
@@ -293,8 +302,11 @@ impl Http {
         self
     }
 
+    /// Per-op constraints; caps the builder already needs are kept.
     pub fn constraints(mut self, c: Constraints) -> Self {
+        let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
+        self.constraints.metadata.caps.extend(caps);
         self
     }
 

@@ -567,3 +567,12 @@ fn definition_bytes_round_trip_and_reject_garbage() {
     assert_eq!(back, def);
     assert!(Definition::from_bytes(b"\xff\xff\xff").is_err());
 }
+
+#[test]
+fn source_constraints_keep_the_caps_options_added() {
+    let st = Local::new("c").session_id("s").constraints(Constraints::new().custom_name("ctx")).finish();
+    assert_eq!(caps(&st), ["source.local", "source.local.sessionid"]);
+    let st = Http::new("https://x/y").perm(0o600).constraints(Constraints::new().ignore_cache()).finish();
+    assert_eq!(caps(&st), ["source.http", "source.http.perm"]);
+    assert!(st.output().unwrap().node.metadata.ignore_cache);
+}
