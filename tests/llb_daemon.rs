@@ -224,3 +224,111 @@ fn failing_run_points_at_its_source_location() {
     assert!(err.contains("Dockerfile:2"), "error should point at Dockerfile line 2:\n{err}");
     assert!(err.contains("RUN echo about to fail && exit 3"), "{err}");
 }
+
+#[test]
+fn exec_extra_hosts_and_hostname() {
+    let Some(addr) = daemon() else { return };
+    let st = sh(&base().hostname("bento-builder"), &format!("hostname > /h && cat /etc/hosts > /hosts # {}", unique("hosts")))
+        .extra_host("db.internal", "10.1.2.3")
+        .finish()
+        .unwrap()
+        .root();
+    let img = build(&addr, &st.marshal(), &BuildOpts::default()).unwrap_or_else(|e| panic!("{e}")).image;
+    assert_eq!(img.text("/h"), "bento-builder\n");
+    let hosts = img.text("/hosts");
+    assert!(hosts.lines().any(|l| l.split_whitespace().eq(["10.1.2.3", "db.internal"])), "{hosts}");
+}
+
+#[test]
+fn pinned_image_and_filtered_local_context() {
+    let Some(addr) = daemon() else { return };
+    let digest = oci::registry_digest("base", "latest");
+    let ctx_dir = tempfile::tempdir().unwrap();
+    let c = ctx_dir.path();
+    write(c, "a.txt", "A\n");
+    write(c, "b.txt", "B\n");
+    write(c, "dir/keep.txt", "K\n");
+    write(c, "dir/sub/x.py", "print(1)\n");
+    let ctx = Local::new("context").follow_paths(&["a.txt", "dir"]).exclude_patterns(&["**/*.py"]).finish();
+    let pinned = Image::new("localhost:5000/base:latest").pin(&digest).finish().unwrap();
+    let st = pinned.file(Copy::new(&ctx, ".", "/ctx/").dir_contents_only().create_dest_path(), Constraints::new()).unwrap();
+    let opts = BuildOpts { locals: vec![("context".into(), c.to_path_buf())], ..Default::default() };
+    let img = build(&addr, &st.marshal(), &opts).unwrap_or_else(|e| panic!("{e}")).image;
+    assert!(img.has("/bin/busybox"), "pinned base resolved");
+    assert_eq!(img.text("/ctx/a.txt"), "A\n");
+    assert_eq!(img.text("/ctx/dir/keep.txt"), "K\n");
+    assert!(!img.has("/ctx/b.txt"), "only followpaths are sent");
+    assert!(!img.has("/ctx/dir/sub/x.py"), "excluded by pattern");
+
+    // A digest the registry does not have must fail, proving the pin is used.
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let bad = Image::new("localhost:5000/base:latest").pin(missing).finish().unwrap();
+    let st = sh(&bad, "true").finish().unwrap().root();
+    let err = build(&addr, &st.marshal(), &BuildOpts::default()).err().expect("unknown digest must fail");
+    assert!(err.contains("not found") || err.contains("unknown"), "{err}");
+}
+
+#[test]
+fn http_source_with_checksum_name_mode_owner() {
+    let Some(addr) = daemon() else { return };
+    static BODY: &[u8] = b"downloaded payload\n";
+    let url = oci::serve_http("files/payload.txt", BODY);
+    let checksum = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(BODY)))
+    };
+    let http = Http::new(&url).checksum(&checksum).filename("dl.bin").perm(0o750).chown(7, 8).finish();
+    let st = State::scratch().file(Copy::new(&http, "dl.bin", "/dl/").create_dest_path(), Constraints::new()).unwrap();
+    let img = build(&addr, &st.marshal(), &BuildOpts::default()).unwrap_or_else(|e| panic!("{e}")).image;
+    let f = img.get("/dl/dl.bin");
+    assert_eq!((f.mode, f.uid, f.gid, f.data.as_slice()), (0o750, 7, 8, BODY));
+
+    let wrong = Http::new(&url).checksum(format!("sha256:{}", "1".repeat(64))).finish();
+    let err = build(&addr, &wrong.marshal(), &BuildOpts::default()).err().expect("checksum mismatch must fail");
+    assert!(err.contains("digest mismatch") || err.contains("checksum"), "{err}");
+}
+
+#[test]
+fn ssh_mount_forwards_an_agent() {
+    let Some(addr) = daemon() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let Ok(mut agent) = std::process::Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(std::process::Stdio::null()).spawn()
+    else {
+        eprintln!("note: ssh-agent not available, skipping");
+        return;
+    };
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let st = sh(&base(), &format!("test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /ssh-ok && test -S /run/custom.sock # {}", unique("ssh")))
+        .ssh(Ssh::new("default"))
+        .ssh(Ssh::new("default").target("/run/custom.sock"))
+        .finish()
+        .unwrap()
+        .root();
+    let opts = BuildOpts { ssh: vec![("default".into(), sock.clone())], ..Default::default() };
+    let result = build(&addr, &st.marshal(), &opts);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let img = result.unwrap_or_else(|e| panic!("{e}")).image;
+    assert_eq!(img.text("/ssh-ok"), "/run/buildkit/ssh_agent.0\n");
+    assert!(!img.has("/run/custom.sock"), "ssh sockets are not part of the image");
+}
+
+#[test]
+fn daemon_rejects_features_it_lacks_instead_of_ignoring_them() {
+    let Some(addr) = daemon() else { return };
+    // BuildKit v0.13 has neither cap; the definition must fail loudly, not build something else.
+    let exit_codes = sh(&base(), "exit 3").valid_exit_codes(&[0, 3]).finish().unwrap().root();
+    let symlink = base().file(Symlink::new("/bin/busybox", "/bb"), Constraints::new()).unwrap();
+    for (cap, st) in [("exec.validexitcode", exit_codes), ("file.symlink.create", symlink)] {
+        match build(&addr, &st.marshal(), &BuildOpts::default()) {
+            Err(log) => assert!(log.contains(cap), "error should name {cap}:\n{log}"),
+            Ok(_) => eprintln!("note: this daemon supports {cap}"),
+        }
+    }
+}

@@ -30,6 +30,8 @@ pub fn daemon() -> Option<String> {
 pub struct BuildOpts {
     pub locals: Vec<(String, PathBuf)>,
     pub secrets: Vec<(String, PathBuf)>,
+    /// `--ssh id=socket`.
+    pub ssh: Vec<(String, PathBuf)>,
 }
 
 pub struct BuildOutput {
@@ -50,6 +52,9 @@ pub fn build(addr: &str, def: &Definition, opts: &BuildOpts) -> Result<BuildOutp
     }
     for (id, path) in &opts.secrets {
         cmd.arg("--secret").arg(format!("id={id},src={}", path.display()));
+    }
+    for (id, path) in &opts.ssh {
+        cmd.arg("--ssh").arg(format!("{id}={}", path.display()));
     }
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(&def.to_bytes()).unwrap();
@@ -158,4 +163,44 @@ fn apply_layer(files: &mut BTreeMap<String, Entry>, bytes: &[u8]) {
 pub fn unique(tag: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{tag}-{}-{nanos}", std::process::id())
+}
+
+/// The manifest digest the local registry serves for `repo:tag` (a plain HTTP HEAD).
+pub fn registry_digest(repo: &str, tag: &str) -> String {
+    use std::io::BufRead;
+    let mut conn = std::net::TcpStream::connect("127.0.0.1:5000").expect("local registry on 127.0.0.1:5000");
+    let accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, \
+                  application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+    write!(conn, "HEAD /v2/{repo}/manifests/{tag} HTTP/1.1\r\nHost: localhost:5000\r\nAccept: {accept}\r\nConnection: close\r\n\r\n").unwrap();
+    let reader = std::io::BufReader::new(conn);
+    for line in reader.lines() {
+        let line = line.unwrap();
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("docker-content-digest") {
+                return v.trim().to_string();
+            }
+        }
+        if line.is_empty() {
+            break;
+        }
+    }
+    panic!("registry gave no digest for {repo}:{tag}");
+}
+
+/// Serves `body` to every HTTP request on a fresh localhost port (the daemon shares our
+/// network namespace); returns the URL. The thread ends with the test process.
+pub fn serve_http(path: &str, body: &'static [u8]) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/{path}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+    });
+    url
 }
