@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod convert;
 pub mod dockerfile;
+pub mod llb;
 pub mod solve;

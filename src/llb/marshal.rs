@@ -1,0 +1,202 @@
+//! Marshalling a state into a `pb::Definition`: every op reachable from the state, each once,
+//! inputs before the ops that read them (depth-first, inputs in `Op.inputs` order), then the
+//! terminal `Op{inputs: [head]}` — the layout BuildKit's Go client produces and the daemon and
+//! `buildctl build` read. Same graph in, byte-identical definition out: the op bytes are fixed
+//! at creation, maps are `BTreeMap`s and the walk order only depends on the graph.
+
+use std::collections::{BTreeMap, HashSet};
+
+use bollard_buildkit_proto::pb;
+use prost::Message;
+use sha2::{Digest as _, Sha256};
+
+use super::error::LlbError;
+use super::sourcemap::SourceMap;
+use super::state::{Node, State};
+
+/// Caps BuildKit's client always puts on the terminal op.
+const CAP_CONSTRAINTS: &str = "constraints";
+const CAP_PLATFORM: &str = "platform";
+
+/// Ranges of one source file an op was built from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SourceLocation {
+    pub(crate) map: SourceMap,
+    pub(crate) ranges: Vec<pb::Range>,
+}
+
+/// A marshalled LLB graph, ready for `Solve` or `buildctl build`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Definition {
+    pb: pb::Definition,
+}
+
+impl Definition {
+    /// The wire message (what goes into `SolveRequest.definition`).
+    pub fn as_pb(&self) -> &pb::Definition {
+        &self.pb
+    }
+
+    pub fn into_pb(self) -> pb::Definition {
+        self.pb
+    }
+
+    /// The encoded `Definition` — what `buildctl build` reads on stdin. Byte-identical to what
+    /// BuildKit's Go client writes for the same graph (see `encode_definition`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_definition(&self.pb)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LlbError> {
+        pb::Definition::decode(bytes).map(|pb| Definition { pb }).map_err(LlbError::Decode)
+    }
+
+    pub fn from_pb(pb: pb::Definition) -> Self {
+        Definition { pb }
+    }
+
+    /// Each op with its digest and metadata, in definition order (terminal op last).
+    pub fn ops(&self) -> Result<Vec<(String, pb::Op, pb::OpMetadata)>, LlbError> {
+        self.pb
+            .def
+            .iter()
+            .map(|bytes| {
+                let op = pb::Op::decode(bytes.as_slice()).map_err(LlbError::Decode)?;
+                let digest = digest_of(bytes);
+                let md = self.pb.metadata.get(&digest).cloned().unwrap_or_default();
+                Ok((digest, op, md))
+            })
+            .collect()
+    }
+
+    /// Digest of the op whose output is the result (`None` for an empty definition).
+    pub fn head(&self) -> Option<String> {
+        let last = self.pb.def.last()?;
+        let op = pb::Op::decode(last.as_slice()).ok()?;
+        op.inputs.first().map(|i| i.digest.clone())
+    }
+}
+
+pub(crate) fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl State {
+    /// Marshals this state and everything it depends on. A scratch state gives an empty
+    /// definition (which BuildKit solves to an empty result).
+    pub fn marshal(&self) -> Definition {
+        let mut def = pb::Definition::default();
+        let Some(out) = self.output() else {
+            return Definition { pb: def };
+        };
+        let mut walk = Walk { seen_nodes: HashSet::new(), seen_digests: HashSet::new(), maps: Vec::new(), locations: BTreeMap::new() };
+        walk.visit(&out.node, &mut def);
+
+        let terminal = pb::Op { inputs: vec![out.to_pb()], ..Default::default() };
+        let bytes = terminal.encode_to_vec();
+        let digest = digest_of(&bytes);
+        def.def.push(bytes);
+        let mut md = def.metadata.remove(&digest).unwrap_or_default();
+        md.caps.insert(CAP_CONSTRAINTS.into(), true);
+        md.caps.insert(CAP_PLATFORM.into(), true);
+        for m in def.metadata.values() {
+            if m.ignore_cache {
+                md.caps.insert("meta.ignorecache".into(), true);
+            }
+            if !m.description.is_empty() {
+                md.caps.insert("meta.description".into(), true);
+            }
+            if m.export_cache.is_some() {
+                md.caps.insert("meta.exportcache".into(), true);
+            }
+        }
+        def.metadata.insert(digest, md);
+
+        // Like BuildKit's client: a source section with one (possibly empty) entry per op.
+        def.source = Some(pb::Source {
+            infos: walk.maps.iter().map(SourceMap::to_info).collect(),
+            locations: walk.locations,
+        });
+        Definition { pb: def }
+    }
+}
+
+struct Walk {
+    seen_nodes: HashSet<*const Node>,
+    seen_digests: HashSet<String>,
+    maps: Vec<SourceMap>,
+    locations: BTreeMap<String, pb::Locations>,
+}
+
+impl Walk {
+    fn visit(&mut self, node: &std::sync::Arc<Node>, def: &mut pb::Definition) {
+        if !self.seen_nodes.insert(std::sync::Arc::as_ptr(node)) {
+            return;
+        }
+        for input in &node.inputs {
+            self.visit(&input.node, def);
+        }
+        // Two distinct nodes can encode to the same op: one entry, merged metadata.
+        merge_metadata(def.metadata.entry(node.digest.clone()).or_default(), &node.metadata);
+        let entry = self.locations.entry(node.digest.clone()).or_default();
+        for loc in &node.locations {
+            let index = match self.maps.iter().position(|m| *m == loc.map) {
+                Some(i) => i,
+                None => {
+                    self.maps.push(loc.map.clone());
+                    self.maps.len() - 1
+                }
+            };
+            entry.locations.push(pb::Location {
+                source_index: i32::try_from(index).unwrap_or(i32::MAX),
+                ranges: loc.ranges.clone(),
+            });
+        }
+        if self.seen_digests.insert(node.digest.clone()) {
+            def.def.push(node.bytes.clone());
+        }
+    }
+}
+
+fn merge_metadata(into: &mut pb::OpMetadata, from: &pb::OpMetadata) {
+    into.ignore_cache |= from.ignore_cache;
+    into.description.extend(from.description.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if from.export_cache.is_some() {
+        into.export_cache = from.export_cache;
+    }
+    into.caps.extend(from.caps.iter().map(|(k, v)| (k.clone(), *v)));
+    if from.progress_group.is_some() {
+        into.progress_group = from.progress_group.clone();
+    }
+}
+
+/// Encodes like gogo-protobuf does: map entries always carry their value, even an empty
+/// message (prost leaves empty values out). Both decode the same; this keeps our bytes equal
+/// to the Go client's, so definitions can be compared byte for byte.
+fn encode_definition(d: &pb::Definition) -> Vec<u8> {
+    use prost::encoding::{bytes, message, string};
+    fn map_entry<M: Message>(tag: u32, key: &str, value: &M, buf: &mut Vec<u8>) {
+        let mut entry = Vec::new();
+        string::encode(1, &key.to_string(), &mut entry);
+        message::encode(2, value, &mut entry);
+        bytes::encode(tag, &entry, buf);
+    }
+    let mut buf = Vec::new();
+    for op in &d.def {
+        bytes::encode(1, op, &mut buf);
+    }
+    for (digest, md) in &d.metadata {
+        map_entry(2, digest, md, &mut buf);
+    }
+    if let Some(source) = &d.source {
+        let mut inner = Vec::new();
+        for (digest, locs) in &source.locations {
+            map_entry(1, digest, locs, &mut inner);
+        }
+        for info in &source.infos {
+            message::encode(2, info, &mut inner);
+        }
+        bytes::encode(3, &inner, &mut buf);
+    }
+    buf
+}

@@ -1,0 +1,519 @@
+//! Immutable LLB states: an optional output of an op plus the "meta" values (env, dir, user,
+//! platform, network, security, extra hosts) that later `run`/`file` calls inherit.
+//!
+//! Ops are encoded and digested once, when they are created (`Node::new`), so a `State` is a
+//! cheap handle (two `Arc`s) and marshalling is a plain graph walk. Nothing here talks to a
+//! daemon; resolving image configs is the caller's job (`State::with_image_config`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use bollard_buildkit_proto::pb;
+use prost::Message;
+
+use super::error::LlbError;
+use super::marshal::SourceLocation;
+use super::sourcemap::SourceMap;
+
+/// The `os/arch[/variant]` an op runs for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: String,
+}
+
+impl Platform {
+    pub fn new(os: &str, architecture: &str) -> Self {
+        Platform { os: os.into(), architecture: architecture.into(), variant: String::new() }
+    }
+
+    pub fn linux_amd64() -> Self {
+        Platform::new("linux", "amd64")
+    }
+
+    /// The platform of the machine we run on, in OCI spelling (what Go's `platforms.DefaultSpec` gives).
+    pub fn host() -> Self {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            other => other,
+        };
+        let mut p = Platform::new("linux", arch);
+        if arch == "arm64" {
+            p.variant = "v8".into();
+        }
+        p
+    }
+
+    /// Parses `linux/amd64` or `linux/arm/v7`.
+    pub fn parse(s: &str) -> Result<Self, LlbError> {
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+            return Err(LlbError::InvalidPlatform(s.to_string()));
+        }
+        let mut p = Platform::new(parts[0], parts[1]);
+        if let Some(v) = parts.get(2) {
+            p.variant = (*v).to_string();
+        }
+        Ok(p)
+    }
+
+    pub(crate) fn to_pb(&self) -> pb::Platform {
+        pb::Platform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if !self.variant.is_empty() {
+            write!(f, "/{}", self.variant)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-op settings that do not change what the op does but how BuildKit treats and shows it:
+/// platform, custom name, cache, caps, progress group, descriptions and source locations.
+#[derive(Clone, Debug, Default)]
+pub struct Constraints {
+    pub(crate) platform: Option<Platform>,
+    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) locations: Vec<SourceLocation>,
+    pub(crate) worker_filters: Vec<String>,
+}
+
+impl Constraints {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs this op for `platform` instead of the state's (or the default) platform.
+    pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
+        self
+    }
+
+    /// The vertex name progress shows (`llb.customname`), e.g. `[stage 2/5] RUN make`.
+    pub fn custom_name(self, name: impl Into<String>) -> Self {
+        self.description("llb.customname", name)
+    }
+
+    pub fn description(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.description.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn ignore_cache(mut self) -> Self {
+        self.metadata.ignore_cache = true;
+        self
+    }
+
+    /// `Some(true)` forces exporting this vertex with the cache, `Some(false)` forbids it.
+    pub fn export_cache(mut self, export: Option<bool>) -> Self {
+        self.metadata.export_cache = export.map(|value| pb::ExportCache { value });
+        self
+    }
+
+    /// Declares that the op needs a daemon capability (BuildKit rejects ops whose caps it lacks).
+    pub fn cap(mut self, cap: impl Into<String>) -> Self {
+        self.metadata.caps.insert(cap.into(), true);
+        self
+    }
+
+    pub fn progress_group(mut self, id: &str, name: &str, weak: bool) -> Self {
+        self.metadata.progress_group =
+            Some(pb::ProgressGroup { id: id.into(), name: name.into(), weak });
+        self
+    }
+
+    /// Worker filter (`Require` in Go); rarely needed.
+    pub fn require_worker(mut self, filter: impl Into<String>) -> Self {
+        self.worker_filters.push(filter.into());
+        self
+    }
+
+    /// Attaches source ranges (e.g. Dockerfile lines) to the op; errors on it point there.
+    pub fn location(mut self, map: &SourceMap, ranges: impl IntoIterator<Item = pb::Range>) -> Self {
+        self.locations.push(SourceLocation { map: map.clone(), ranges: ranges.into_iter().collect() });
+        self
+    }
+
+    pub(crate) fn add_cap(&mut self, cap: &str) {
+        self.metadata.caps.insert(cap.to_string(), true);
+    }
+}
+
+/// One op of the graph, encoded and addressed at creation time.
+pub(crate) struct Node {
+    pub(crate) digest: String,
+    pub(crate) bytes: Vec<u8>,
+    /// The distinct outputs this op reads, in `Op.inputs` order.
+    pub(crate) inputs: Vec<Output>,
+    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) locations: Vec<SourceLocation>,
+}
+
+impl Node {
+    /// Encodes `op` (whose `inputs` must already be filled from `inputs`) and digests it.
+    pub(crate) fn new(op: pb::Op, inputs: InputList, c: Constraints) -> Arc<Node> {
+        debug_assert!(op.inputs.len() >= inputs.outputs.len());
+        let bytes = op.encode_to_vec();
+        let digest = super::marshal::digest_of(&bytes);
+        Arc::new(Node { digest, bytes, inputs: inputs.outputs, metadata: c.metadata, locations: c.locations })
+    }
+}
+
+/// Builds `Op.inputs` while deduplicating equal inputs, the way BuildKit's client does.
+#[derive(Default)]
+pub(crate) struct InputList {
+    pub(crate) pb: Vec<pb::Input>,
+    outputs: Vec<Output>,
+}
+
+impl InputList {
+    /// Index of `out` in the op's inputs, adding it when new.
+    pub(crate) fn add(&mut self, out: &Output) -> i64 {
+        let input = out.to_pb();
+        if let Some(i) = self.pb.iter().position(|p| *p == input) {
+            return i as i64;
+        }
+        self.pb.push(input);
+        self.outputs.push(out.clone());
+        (self.pb.len() - 1) as i64
+    }
+
+    /// Adds `out` as a new input even when an equal one exists (merge/diff address inputs by
+    /// position). The walk still visits each node once.
+    pub(crate) fn push_unique_slot(&mut self, out: Option<&Output>) {
+        if let Some(out) = out {
+            self.pb.push(out.to_pb());
+            if !self.outputs.iter().any(|o| std::sync::Arc::ptr_eq(&o.node, &out.node)) {
+                self.outputs.push(out.clone());
+            }
+        }
+    }
+}
+
+/// One output (result filesystem) of an op.
+#[derive(Clone)]
+pub struct Output {
+    pub(crate) node: Arc<Node>,
+    pub(crate) index: i64,
+}
+
+impl Output {
+    /// `sha256:…` digest of the op producing this output.
+    pub fn digest(&self) -> &str {
+        &self.node.digest
+    }
+
+    pub fn index(&self) -> i64 {
+        self.index
+    }
+
+    pub(crate) fn to_pb(&self) -> pb::Input {
+        pb::Input { digest: self.node.digest.clone(), index: self.index }
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.node.digest, self.index)
+    }
+}
+
+/// Network mode of `RUN` (`--network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Network {
+    #[default]
+    Sandbox,
+    Host,
+    None,
+}
+
+/// Security mode of `RUN` (`--security`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Security {
+    #[default]
+    Sandbox,
+    Insecure,
+}
+
+/// Values a state carries for later execs and file ops.
+#[derive(Clone, Debug)]
+pub(crate) struct Meta {
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) dir: String,
+    pub(crate) user: String,
+    pub(crate) hostname: String,
+    pub(crate) platform: Option<Platform>,
+    pub(crate) network: Network,
+    pub(crate) security: Security,
+    pub(crate) extra_hosts: Vec<(String, String)>,
+}
+
+impl Default for Meta {
+    fn default() -> Self {
+        Meta {
+            env: Vec::new(),
+            dir: "/".into(),
+            user: String::new(),
+            hostname: String::new(),
+            platform: None,
+            network: Network::Sandbox,
+            security: Security::Sandbox,
+            extra_hosts: Vec::new(),
+        }
+    }
+}
+
+/// An immutable point in an LLB graph: "the filesystem produced by these ops", plus the
+/// environment that the next `run` will see. Cloning is cheap; every method returns a new state.
+#[derive(Clone, Default)]
+pub struct State {
+    pub(crate) output: Option<Output>,
+    pub(crate) meta: Arc<Meta>,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State").field("output", &self.output).field("meta", &*self.meta).finish()
+    }
+}
+
+impl State {
+    /// The empty filesystem.
+    pub fn scratch() -> Self {
+        State::default()
+    }
+
+    pub(crate) fn from_output(output: Output, platform: Option<Platform>) -> Self {
+        let meta = Meta { platform, ..Meta::default() };
+        State { output: Some(output), meta: Arc::new(meta) }
+    }
+
+    /// Same meta values, different filesystem.
+    pub(crate) fn with_output(&self, output: Option<Output>) -> Self {
+        State { output, meta: self.meta.clone() }
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Meta)) -> Self {
+        let mut meta = (*self.meta).clone();
+        f(&mut meta);
+        State { output: self.output.clone(), meta: Arc::new(meta) }
+    }
+
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
+    }
+
+    pub fn is_scratch(&self) -> bool {
+        self.output.is_none()
+    }
+
+    /// Sets (or replaces, moving it to the end like BuildKit does) an environment variable.
+    pub fn add_env(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (key, value) = (key.into(), value.into());
+        self.edit(|m| {
+            m.env.retain(|(k, _)| *k != key);
+            m.env.push((key, value));
+        })
+    }
+
+    pub fn del_env(&self, key: &str) -> Self {
+        self.edit(|m| m.env.retain(|(k, _)| k != key))
+    }
+
+    pub fn get_env(&self, key: &str) -> Option<&str> {
+        self.meta.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The environment as `KEY=value` strings, in order.
+    pub fn env(&self) -> Vec<String> {
+        self.meta.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    /// Sets the working directory; a relative path is joined to the current one.
+    pub fn dir(&self, dir: &str) -> Self {
+        let joined = join_path(&self.meta.dir, dir);
+        self.edit(|m| m.dir = joined)
+    }
+
+    pub fn get_dir(&self) -> &str {
+        &self.meta.dir
+    }
+
+    pub fn user(&self, user: impl Into<String>) -> Self {
+        let user = user.into();
+        self.edit(|m| m.user = user)
+    }
+
+    pub fn get_user(&self) -> &str {
+        &self.meta.user
+    }
+
+    pub fn hostname(&self, hostname: impl Into<String>) -> Self {
+        let hostname = hostname.into();
+        self.edit(|m| m.hostname = hostname)
+    }
+
+    pub fn platform(&self, platform: Platform) -> Self {
+        self.edit(|m| m.platform = Some(platform))
+    }
+
+    pub fn get_platform(&self) -> Option<&Platform> {
+        self.meta.platform.as_ref()
+    }
+
+    pub fn network(&self, network: Network) -> Self {
+        self.edit(|m| m.network = network)
+    }
+
+    pub fn get_network(&self) -> Network {
+        self.meta.network
+    }
+
+    pub fn security(&self, security: Security) -> Self {
+        self.edit(|m| m.security = security)
+    }
+
+    pub fn get_security(&self) -> Security {
+        self.meta.security
+    }
+
+    /// `--add-host host:ip` for later execs.
+    pub fn add_extra_host(&self, host: impl Into<String>, ip: impl Into<String>) -> Self {
+        let entry = (host.into(), ip.into());
+        self.edit(|m| m.extra_hosts.push(entry))
+    }
+
+    /// Applies an OCI image config (env, working dir, platform), as after `FROM`.
+    pub fn with_image_config(&self, config: &[u8]) -> Result<Self, LlbError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Image {
+            architecture: String,
+            os: String,
+            variant: String,
+            config: Config,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default, rename_all = "PascalCase")]
+        struct Config {
+            env: Option<Vec<String>>,
+            working_dir: String,
+        }
+        let img: Image = serde_json::from_slice(config).map_err(LlbError::ImageConfig)?;
+        let mut st = self.clone();
+        for entry in img.config.env.unwrap_or_default() {
+            let (k, v) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
+            if !k.is_empty() {
+                st = st.add_env(k, v);
+            }
+        }
+        st = st.dir(&img.config.working_dir);
+        if !img.os.is_empty() && !img.architecture.is_empty() {
+            let mut p = Platform::new(&img.os, &img.architecture);
+            p.variant = img.variant;
+            st = st.platform(p);
+        }
+        Ok(st)
+    }
+}
+
+/// `path.Join(base, p)` when `p` is relative, `path.Clean(p)` otherwise.
+pub(crate) fn join_path(base: &str, p: &str) -> String {
+    if p.starts_with('/') {
+        clean_path(p)
+    } else {
+        let base = if base.is_empty() { "/" } else { base };
+        clean_path(&format!("{base}/{p}"))
+    }
+}
+
+/// Lexical cleaning of an absolute or relative slash path (Go's `path.Clean`).
+pub(crate) fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".into(),
+        (false, false) => body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_and_join_follow_go_path_semantics() {
+        assert_eq!(clean_path("/a/b/../c/./"), "/a/c");
+        assert_eq!(clean_path("/../x"), "/x");
+        assert_eq!(clean_path("a/../../b"), "../b");
+        assert_eq!(clean_path(""), ".");
+        assert_eq!(join_path("/app", "src"), "/app/src");
+        assert_eq!(join_path("/app", "/etc"), "/etc");
+        assert_eq!(join_path("", "x"), "/x");
+    }
+
+    #[test]
+    fn env_replaces_and_moves_to_end() {
+        let st = State::scratch().add_env("A", "1").add_env("B", "2").add_env("A", "3");
+        assert_eq!(st.env(), vec!["B=2", "A=3"]);
+        assert_eq!(st.get_env("A"), Some("3"));
+        assert_eq!(st.del_env("A").env(), vec!["B=2"]);
+    }
+
+    #[test]
+    fn dir_is_relative_to_previous_dir() {
+        let st = State::scratch().dir("/app").dir("sub").dir("../other");
+        assert_eq!(st.get_dir(), "/app/other");
+        assert_eq!(State::scratch().get_dir(), "/");
+    }
+
+    #[test]
+    fn image_config_sets_env_dir_platform() {
+        let cfg = br#"{"architecture":"arm64","os":"linux","variant":"v8",
+            "config":{"Env":["PATH=/usr/bin","EMPTY=","X=a=b"],"WorkingDir":"/work"}}"#;
+        let st = State::scratch().with_image_config(cfg).unwrap();
+        assert_eq!(st.env(), vec!["PATH=/usr/bin", "EMPTY=", "X=a=b"]);
+        assert_eq!(st.get_dir(), "/work");
+        assert_eq!(st.get_platform().unwrap().to_string(), "linux/arm64/v8");
+        assert!(State::scratch().with_image_config(b"{nope").is_err());
+    }
+
+    #[test]
+    fn platform_parse() {
+        assert_eq!(Platform::parse("linux/amd64").unwrap(), Platform::linux_amd64());
+        assert_eq!(Platform::parse("linux/arm/v7").unwrap().variant, "v7");
+        assert!(Platform::parse("linux").is_err());
+        assert!(Platform::parse("linux//x").is_err());
+    }
+}
