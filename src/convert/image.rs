@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::platform::Platform;
+use crate::llb::Platform;
 
 /// Serialises `{}` for each key, as Go encodes `map[string]struct{}`.
 pub type EmptySet = BTreeMap<String, EmptyObject>;
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn env_updates_in_place() {
-        let mut img = Image::empty(&Platform::parse("linux/amd64").unwrap());
+        let mut img = Image::empty(&Platform::linux_amd64());
         img.set_env("A", "1");
         img.set_env("PATH", "/x");
         img.set_env("A", "2");
