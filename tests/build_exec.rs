@@ -73,6 +73,7 @@ async fn missing_secret_is_a_clear_error() {
         .await
         .unwrap_err()
         .to_string();
+    eprintln!("missing secret error: {err}");
     assert!(err.contains("nothere") && err.contains("--secret id="), "{err}");
 }
 

@@ -79,6 +79,10 @@ pub struct Session {
     id: String,
     tunnel: tunnel::Tunnel,
     outputs: Outputs,
+    /// Set once [`Session::failed`] has consumed the end of the server / inbound task (a
+    /// JoinHandle must not be polled again after it completed).
+    server_done: bool,
+    inbound_done: bool,
 }
 
 impl Session {
@@ -91,7 +95,7 @@ impl Session {
         let name = if opts.name.is_empty() { "bentokit" } else { &opts.name };
         let headers = tunnel::Headers { id: &id, name, shared_key: &shared_key, methods: &methods };
         let tunnel = tunnel::open(channel, headers, routes).await?;
-        Ok(Session { id, tunnel, outputs })
+        Ok(Session { id, tunnel, outputs, server_done: false, inbound_done: false })
     }
 
     /// The id for `SolveRequest.session` and `local.session`.
@@ -102,13 +106,16 @@ impl Session {
     /// Resolves when the session stops before [`Session::close`]: the server failed or
     /// the daemon ended the pipe. A build racing this future fails with its error.
     pub async fn failed(&mut self) -> SessionError {
+        if self.server_done && self.inbound_done {
+            return SessionError::Ended("the session is closed".into());
+        }
         tokio::select! {
-            r = &mut self.tunnel.server => match r {
+            r = &mut self.tunnel.server, if !self.server_done => match { self.server_done = true; r } {
                 Ok(Ok(())) => SessionError::ServerFailed("connection closed".into()),
                 Ok(Err(e)) => SessionError::ServerFailed(e),
                 Err(e) => SessionError::ServerFailed(e.to_string()),
             },
-            r = &mut self.tunnel.inbound => match r {
+            r = &mut self.tunnel.inbound, if !self.inbound_done => match { self.inbound_done = true; r } {
                 Ok(Ok(())) => SessionError::Ended("the session stream closed".into()),
                 Ok(Err(status)) => SessionError::Ended(status.message().to_string()),
                 Err(e) => SessionError::Ended(e.to_string()),
@@ -128,8 +135,12 @@ impl Session {
         if let Some(close) = self.tunnel.close.take() {
             let _ = close.send(());
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.tunnel.inbound).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.tunnel.server).await;
+        if !self.inbound_done {
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.tunnel.inbound).await;
+        }
+        if !self.server_done {
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.tunnel.server).await;
+        }
     }
 }
 

@@ -280,9 +280,9 @@ impl Build {
 
 impl Drop for Build {
     fn drop(&mut self) {
-        // Dropping the Control.Solve call cancels the build on the daemon.
+        // Dropping the Control.Solve call cancels the build on the daemon. The status
+        // stream is left to end by itself so the cancellation is still reported.
         self.solve.abort();
-        self.status_task.abort();
     }
 }
 

@@ -3,6 +3,8 @@
 //! tarballs with the system `tar`.
 #![allow(dead_code)]
 
+pub mod private_daemon;
+
 use std::collections::BTreeMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
