@@ -145,7 +145,8 @@ impl Build {
         };
         let mut control = ControlClient::new(channel.clone());
         let solve = tokio::spawn(async move { control.solve(request).await.map(|r| r.into_inner()) });
-        let gateway = match Gateway::connect(channel, build_ref.clone(), session.id().to_string()).await {
+        let imports = super::cache::gateway_imports(&opts.cache_imports);
+        let gateway = match Gateway::connect(channel, build_ref.clone(), session.id().to_string(), imports).await {
             Ok(gw) => gw,
             Err(e) => {
                 // The solve may have failed already with the real reason.

@@ -89,6 +89,18 @@ pub(crate) fn cache_options(imports: &[CacheSpec], exports: &[CacheSpec]) -> Opt
     })
 }
 
+/// The same imports in the gateway's message type (each gateway solve carries them).
+pub(crate) fn gateway_imports(imports: &[CacheSpec]) -> Vec<bollard_buildkit_proto::moby::buildkit::v1::frontend::CacheOptionsEntry> {
+    imports
+        .iter()
+        .filter(|s| !matches!(s, CacheSpec::Inline))
+        .map(|s| {
+            let e = s.entry();
+            bollard_buildkit_proto::moby::buildkit::v1::frontend::CacheOptionsEntry { r#type: e.r#type, attrs: e.attrs }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
-    llb_bridge_client::LlbBridgeClient, result, PingRequest, ResolveImageConfigRequest, ReturnRequest,
+    llb_bridge_client::LlbBridgeClient, result, CacheOptionsEntry, PingRequest, ResolveImageConfigRequest, ReturnRequest,
     SolveRequest as GatewaySolveRequest,
 };
 use bollard_buildkit_proto::pb;
@@ -61,6 +61,8 @@ pub struct Gateway {
     build_ref: String,
     session_id: String,
     caps: Caps,
+    /// `--cache-from` entries: a gateway solve only imports what it is given.
+    cache_imports: Vec<CacheOptionsEntry>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -71,8 +73,13 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// Waits for the daemon to register the build (Ping retried for ~10 s).
-    pub(crate) async fn connect(channel: Channel, build_ref: String, session_id: String) -> Result<Gateway, BuildError> {
-        let mut gw = Gateway { channel, build_ref, session_id, caps: Caps::default() };
+    pub(crate) async fn connect(
+        channel: Channel,
+        build_ref: String,
+        session_id: String,
+        cache_imports: Vec<CacheOptionsEntry>,
+    ) -> Result<Gateway, BuildError> {
+        let mut gw = Gateway { channel, build_ref, session_id, caps: Caps::default(), cache_imports };
         let mut last = None;
         for _ in 0..200 {
             match gw.client().ping(gw.tagged(PingRequest {})).await {
@@ -137,6 +144,7 @@ impl Gateway {
             definition: Some(definition),
             allow_result_return: true,
             allow_result_array_ref: true,
+            cache_imports: self.cache_imports.clone(),
             ..Default::default()
         };
         let resp = self
