@@ -35,7 +35,6 @@ async fn registry_cache_is_imported_by_a_cold_daemon() {
     };
     let first = cached_build(&shared, &marker, export).await;
     let exec_state = |states: &[(String, String)]| states.iter().find(|(n, _)| n.contains(&marker)).map(|(_, s)| s.clone());
-    eprintln!("first build: {first:?}");
     assert_eq!(exec_state(&first).as_deref(), Some("DONE"), "{first:?}");
 
     let Some(cold) = PrivateDaemon::start(&[]).await else { return };

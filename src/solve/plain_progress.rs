@@ -43,7 +43,7 @@ pub async fn print_plain(mut updates: mpsc::Receiver<StatusResponse>, mut out: i
     }
 }
 
-/// Collects every vertex's final state (name -> CACHED/DONE/ERROR), for tests and summaries.
+/// Collects every vertex's final state (name -> CACHED/DONE/ERROR/CANCELED), for tests and summaries.
 pub async fn collect_states(mut updates: mpsc::Receiver<StatusResponse>) -> Vec<(String, String)> {
     let mut states: Vec<(String, String)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -57,6 +57,9 @@ pub async fn collect_states(mut updates: mpsc::Receiver<StatusResponse>) -> Vec<
                 "DONE"
             };
             match index.get(&v.digest) {
+                // A step loaded from cache may be completed again later (when its lazy
+                // layers are pulled for an export): it stays CACHED unless it failed.
+                Some(&i) if states[i].1 == "CACHED" && state == "DONE" => {}
                 Some(&i) => states[i].1 = state.to_string(),
                 None => {
                     index.insert(v.digest.clone(), states.len());

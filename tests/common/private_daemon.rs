@@ -37,7 +37,11 @@ impl PrivateDaemon {
         let config_path = dir.path().join("buildkitd.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.path().join("buildkitd.log")).unwrap();
-        let child = Command::new("buildkitd")
+        let mut cmd = Command::new("buildkitd");
+        if std::env::var("BENTOKIT_BKD_DEBUG").is_ok() {
+            cmd.arg("--debug");
+        }
+        let child = cmd
             .arg("--config")
             .arg(&config_path)
             .stdin(Stdio::null())
