@@ -58,6 +58,8 @@ impl BuildError {
         }
         let hint = if message.contains("secret") && message.contains("not found") {
             "\nhint: pass the secret with --secret id=ID,src=PATH or --secret id=ID,env=VARIABLE".to_string()
+        } else if message.contains("no SSH key") {
+            "\nhint: forward an agent with --ssh default (uses SSH_AUTH_SOCK) or --ssh ID=/path/to/agent.sock".to_string()
         } else {
             String::new()
         };
