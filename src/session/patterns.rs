@@ -385,6 +385,27 @@ mod tests {
         assert!(m3);
     }
 
+    /// 3,000 random pattern sets answered by moby/patternmatcher itself
+    /// (`MatchesOrParentMatches`, generated with a small Go program over the Go sources).
+    #[test]
+    fn agrees_with_the_go_implementation() {
+        let table = include_str!("../../tests/fixtures/session/patterns.tsv");
+        let mut wrong = Vec::new();
+        for line in table.lines() {
+            let mut cols = line.split('\t');
+            let (Some(patterns), Some(path), Some(expected)) = (cols.next(), cols.next(), cols.next()) else { continue };
+            let patterns: Vec<&str> = patterns.split('\u{1f}').collect();
+            let got = match PatternMatcher::new(&patterns) {
+                Ok(pm) => pm.matches_or_parent_matches(path).to_string(),
+                Err(_) => "ERR".to_string(),
+            };
+            if got != expected {
+                wrong.push(format!("{patterns:?} {path:?}: go={expected} rust={got}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    }
+
     #[test]
     fn clean_matches_go() {
         for (i, o) in [("", "."), ("a//b/", "a/b"), ("./a", "a"), ("../a", "../a"), ("/../a", "/a"), ("a/..", ".")] {
