@@ -7,4 +7,5 @@ pub mod cli;
 pub mod convert;
 pub mod dockerfile;
 pub mod llb;
+pub mod session;
 pub mod solve;

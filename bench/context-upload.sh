@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Context upload benchmark: bentokit vs `buildctl build` on the same (private, cold) daemon.
+# Data sets: one 1 GiB file; 10,000 files of 10 KB. Build: FROM scratch + COPY . / (no export).
+# Each run gets a fresh buildkitd --root, so every transfer is cold. Prints, per data set,
+# wall time, client CPU (user+sys) and client peak RSS, and the bentokit/buildctl ratios.
+# Usage: bench/context-upload.sh [RUNS]   (needs buildkitd, buildctl, /usr/bin/time; run as root)
+set -euo pipefail
+RUNS="${1:-3}"
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${BENCH_DIR:-/var/tmp/bentokit-bench}"
+mkdir -p "$WORK"
+
+if [ ! -f "$WORK/big/blob.bin" ]; then
+  mkdir -p "$WORK/big" && head -c 1G /dev/urandom > "$WORK/big/blob.bin"
+fi
+if [ ! -f "$WORK/many/d99/f9999" ]; then
+  mkdir -p "$WORK/many"
+  for d in $(seq 0 99); do
+    mkdir -p "$WORK/many/d$d"
+    for i in $(seq $((d * 100)) $((d * 100 + 99))); do head -c 10240 /dev/urandom > "$WORK/many/d$d/f$i"; done
+  done
+fi
+mkdir -p "$WORK/df" && printf 'FROM scratch\nCOPY . /\n' > "$WORK/df/Dockerfile"
+
+(cd "$HERE" && cargo build --release --example context_upload >&2)
+CLIENT="$HERE/target/release/examples/context_upload"
+
+start_daemon() {
+  D="$(mktemp -d "$WORK/bkd-XXXX")"
+  cat > "$D/c.toml" <<TOML
+root = "$D/root"
+[grpc]
+  address = ["unix://$D/s.sock"]
+[worker.oci]
+  enabled = true
+  snapshotter = "native"
+[worker.containerd]
+  enabled = false
+TOML
+  buildkitd --config "$D/c.toml" > "$D/log" 2>&1 &
+  BKD_PID=$!
+  for _ in $(seq 100); do buildctl --addr "unix://$D/s.sock" debug workers >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "buildkitd did not start" >&2; cat "$D/log" >&2; exit 1
+}
+stop_daemon() { kill "$BKD_PID"; wait "$BKD_PID" 2>/dev/null || true; rm -rf "$D"; }
+
+# measure TOOL DATASET -> "wall cpu rss_kb" (median of RUNS by wall time)
+measure() {
+  local tool="$1" data="$2" out=()
+  for _ in $(seq "$RUNS"); do
+    start_daemon
+    local t="$D/time"
+    if [ "$tool" = bentokit ]; then
+      /usr/bin/time -f "%e %U %S %M" -o "$t" "$CLIENT" --addr "unix://$D/s.sock" "$WORK/$data" >/dev/null
+    else
+      /usr/bin/time -f "%e %U %S %M" -o "$t" buildctl --addr "unix://$D/s.sock" build --progress=quiet \
+        --frontend dockerfile.v0 --local context="$WORK/$data" --local dockerfile="$WORK/df" >/dev/null
+    fi
+    out+=("$(awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$t")")
+    stop_daemon
+  done
+  printf '%s\n' "${out[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2)'
+}
+
+printf '%-6s %-9s %8s %8s %10s\n' data tool wall_s cpu_s rss_kb
+for data in big many; do
+  read -r bw bc br < <(measure bentokit "$data")
+  read -r cw cc cr < <(measure buildctl "$data")
+  printf '%-6s %-9s %8s %8s %10s\n' "$data" bentokit "$bw" "$bc" "$br" "$data" buildctl "$cw" "$cc" "$cr"
+  awk -v bw="$bw" -v cw="$cw" -v bc="$bc" -v cc="$cc" -v br="$br" -v cr="$cr" -v d="$data" \
+    'BEGIN { printf "%-6s ratio     wall %.2fx (target <=0.7)  cpu %.2fx (<=0.25)  rss %.2fx (<=0.5)\n", d, bw/cw, (cc>0?bc/cc:0), br/cr }'
+done
