@@ -4,4 +4,5 @@
 //! → `solve`/`session` → `progress`, with `cli` at the edge.
 
 pub mod cli;
+pub mod progress;
 pub mod solve;
