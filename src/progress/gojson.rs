@@ -99,6 +99,9 @@ pub(crate) fn nanos(ts: &Timestamp) -> i64 {
     ts.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(ts.nanos))
 }
 
+#[cfg(test)]
+pub(crate) fn timestamp_from_nanos(nanos: i64) -> Timestamp {
+    Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
 }
 
 /// Go's `time.RFC3339Nano` for a UTC time: trailing zeros of the fraction dropped.
