@@ -100,6 +100,7 @@ pub struct Renderer {
     bar: Option<indicatif::ProgressBar>,
     daemon_offset: Option<i64>,
     next_frame: Option<i64>,
+    /// Terminal rows and columns (24x80 when unknown).
     size: (usize, usize),
 }
 
@@ -121,7 +122,7 @@ impl Renderer {
             bar,
             daemon_offset: None,
             next_frame: None,
-            size: (80, 24),
+            size: (24, 80),
         }
     }
 
@@ -177,8 +178,8 @@ impl Renderer {
     }
 
     fn draw(&mut self, now: i64, final_frame: bool) {
-        if let Some((w, h)) = console::Term::stderr().size_checked() {
-            self.size = (usize::from(h), usize::from(w));
+        if let Some((rows, cols)) = console::Term::stderr().size_checked() {
+            self.size = (usize::from(rows), usize::from(cols));
         }
         let (height, width) = self.size;
         let text = frame(
@@ -263,12 +264,17 @@ fn summarize(t: &Trace, opts: &ProgressOptions) -> BuildSummary {
             s.canceled.push(v.name.clone());
             continue;
         }
+        let mut sources = snippets(&opts.source_map, &v.digest, opts.template_lookup.as_ref());
+        // The Dockerfile itself may spell a secret out; the excerpt must not.
+        for src in &mut sources {
+            opts.secrets.mask_string(&mut src.text);
+        }
         s.failures.push(VertexFailure {
             digest: v.digest.clone(),
             name: v.name.clone(),
             error: v.error.clone(),
             last_logs: v.tail.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect(),
-            sources: snippets(&opts.source_map, &v.digest, opts.template_lookup.as_ref()),
+            sources,
         });
     }
     s
