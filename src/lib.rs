@@ -7,5 +7,6 @@ pub mod cli;
 pub mod convert;
 pub mod dockerfile;
 pub mod llb;
+pub mod progress;
 pub mod session;
 pub mod solve;
