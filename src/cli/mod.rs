@@ -1,7 +1,9 @@
 //! The command line: parses flags into settings, runs the command, and turns errors into
 //! a message and an exit code. This is the only module that prints.
 
+mod build;
 mod debug;
+mod llb;
 
 use std::path::PathBuf;
 
@@ -59,10 +61,38 @@ impl DaemonArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a Dockerfile and its context into an image (like buildctl/buildx build).
+    Build(build::BuildCommand),
+    /// Print the LLB a Dockerfile converts to (JSON, or the Definition bytes buildctl reads).
+    Llb(llb::LlbCommand),
     /// Inspect and manage the BuildKit daemon.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
 }
+
+/// An error whose text is already formatted for the terminal (a Dockerfile excerpt).
+#[derive(Debug)]
+pub(crate) struct Rendered(pub String);
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.trim_end())
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+/// The user interrupted the build (Ctrl-C); exit code 130 like a shell.
+#[derive(Debug)]
+pub(crate) struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("build cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
@@ -83,6 +113,8 @@ pub fn main() -> i32 {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Build(cmd) => build::run(&cli.daemon, cmd).await,
+        Command::Llb(cmd) => llb::run(&cli.daemon, cmd).await,
         Command::Debug(cmd) => debug::run(&cli.daemon, cmd).await,
     }
 }
@@ -113,6 +145,14 @@ fn report(e: &anyhow::Error) -> i32 {
         if io.kind() == std::io::ErrorKind::BrokenPipe {
             return 0;
         }
+    }
+    if let Some(rendered) = e.downcast_ref::<Rendered>() {
+        eprintln!("{}", rendered.0.trim_end());
+        return 1;
+    }
+    if e.downcast_ref::<Cancelled>().is_some() {
+        eprintln!("error: build cancelled");
+        return 130;
     }
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {

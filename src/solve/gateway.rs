@@ -120,11 +120,17 @@ impl Gateway {
 
     /// Resolves `reference` for `platform`: pinned digest and config JSON.
     pub async fn resolve_image_config(&self, reference: &str, platform: &pb::Platform) -> Result<ResolvedImage, BuildError> {
+        self.resolve_image_config_named(reference, platform, &format!("[internal] load metadata for {reference}")).await
+    }
+
+    /// Like [`Gateway::resolve_image_config`], with the progress name to show
+    /// (`[linux/arm64 internal] load metadata for …` in multi-platform builds).
+    pub async fn resolve_image_config_named(&self, reference: &str, platform: &pb::Platform, log_name: &str) -> Result<ResolvedImage, BuildError> {
         let request = ResolveImageConfigRequest {
             r#ref: reference.into(),
             platform: Some(platform.clone()),
             resolve_mode: "default".into(),
-            log_name: format!("[internal] load metadata for {reference}"),
+            log_name: log_name.into(),
             session_id: self.session_id.clone(),
             ..Default::default()
         };
