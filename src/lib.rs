@@ -3,5 +3,7 @@
 //! The modules follow the data flow: `bento` → `template` → `dockerfile` → `convert`/`llb`
 //! → `solve`/`session` → `progress`, with `cli` at the edge.
 
+pub mod bento;
 pub mod cli;
 pub mod solve;
+pub mod template;

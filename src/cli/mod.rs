@@ -2,6 +2,7 @@
 //! a message and an exit code. This is the only module that prints.
 
 mod debug;
+mod dockerfile;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,8 @@ pub enum Command {
     /// Inspect and manage the BuildKit daemon.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Print the Dockerfile that containerize builds for a Bento (no daemon needed).
+    Dockerfile(dockerfile::DockerfileArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -83,6 +86,7 @@ pub fn main() -> i32 {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Debug(cmd) => debug::run(&cli.daemon, cmd).await,
+        Command::Dockerfile(args) => dockerfile::run(args),
     }
 }
 

@@ -1,0 +1,241 @@
+//! Maps rendered Dockerfile lines back to template lines.
+//!
+//! minijinja does not report where output came from, so we render a second time from
+//! instrumented sources: before the first literal text (or `{{ … }}`) of each template line
+//! we insert an invisible marker naming the template and line. Markers sit after the line's
+//! leading whitespace and block tags, so `lstrip_blocks`, `trim_blocks` and `-` whitespace
+//! control behave exactly as without them; lines whose first content is `{{-` get none.
+//! After rendering, the first marker on an output line names its origin (markers from
+//! `_macros.j2` lose to any other, so an instruction points at the `{% call %}` that wrote
+//! it). The caller compares the marker-free text with the plain render and discards the
+//! map if they differ (a template that inspects its own text, say).
+
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    Text,
+    /// Inside `{{`, `{%` or `{#`, waiting for the given closing pair; `quote` while in a
+    /// string literal (not for comments).
+    Tag { close: u8, quote: Option<u8> },
+    /// Between `{% raw %}` and `{% endraw %}`.
+    Raw,
+}
+
+/// Inserts markers `OPEN id:line CLOSE` into a template source.
+pub(crate) fn instrument(source: &str, file_id: usize) -> String {
+    let mut out = String::with_capacity(source.len() + source.len() / 4);
+    let mut state = State::Text;
+    for (index, line) in source.split_inclusive('\n').enumerate() {
+        let insert_at = if state == State::Text { marker_position(line) } else { None };
+        match insert_at {
+            Some(at) => {
+                out.push_str(&line[..at]);
+                out.push(OPEN);
+                out.push_str(&format!("{file_id}:{}", index + 1));
+                out.push(CLOSE);
+                out.push_str(&line[at..]);
+            }
+            None => out.push_str(line),
+        }
+        state = advance(state, line.as_bytes());
+    }
+    out
+}
+
+/// Where the first literal text or `{{` (not `{{-`) of a line starts, skipping leading
+/// whitespace and complete `{% %}` / `{# #}` tags; `None` when there is none.
+fn marker_position(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b'\n' || b[i] == b'\r' {
+            return None;
+        }
+        if b[i] == b'{' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'{' => return (b.get(i + 2) != Some(&b'-')).then_some(i),
+                b'%' | b'#' => {
+                    let close = if b[i + 1] == b'%' { b'%' } else { b'#' };
+                    if b[i + 1] == b'%' && is_raw_open(&line[i..]) {
+                        return None;
+                    }
+                    match find_close(&b[i + 2..], close) {
+                        Some(end) => {
+                            i = i + 2 + end;
+                            continue;
+                        }
+                        None => return None,
+                    }
+                }
+                _ => return Some(i),
+            }
+        }
+        return Some(i);
+    }
+}
+
+/// Byte offset just past the closing `%}` / `#}` in `rest`, honouring string literals.
+fn find_close(rest: &[u8], close: u8) -> Option<usize> {
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < rest.len() {
+        let c = rest[i];
+        match quote {
+            Some(_) if c == b'\\' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if close != b'#' && (c == b'"' || c == b'\'') => quote = Some(c),
+            None if c == close && rest.get(i + 1) == Some(&b'}') => return Some(i + 2),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_raw_open(tag: &str) -> bool {
+    let inner = tag.trim_start_matches("{%").trim_start_matches('-').trim_start();
+    inner.starts_with("raw") && inner[3..].trim_start().trim_start_matches('-').starts_with("%}")
+}
+
+fn is_raw_close(tag: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(tag) else { return false };
+    let inner = text.trim_start_matches("{%").trim_start_matches('-').trim_start();
+    inner.starts_with("endraw")
+}
+
+/// The lexer state after `line`.
+fn advance(mut state: State, b: &[u8]) -> State {
+    let mut i = 0;
+    while i < b.len() {
+        match state {
+            State::Text => {
+                if b[i] == b'{' && i + 1 < b.len() {
+                    let close = match b[i + 1] {
+                        b'{' => Some(b'}'),
+                        b'%' => Some(b'%'),
+                        b'#' => Some(b'#'),
+                        _ => None,
+                    };
+                    if let Some(close) = close {
+                        if close == b'%' && is_raw_open(std::str::from_utf8(&b[i..]).unwrap_or("")) {
+                            // Skip to the end of the raw tag itself.
+                            match find_close(&b[i + 2..], b'%') {
+                                Some(end) => {
+                                    i += 2 + end;
+                                    state = State::Raw;
+                                    continue;
+                                }
+                                None => return State::Tag { close, quote: None },
+                            }
+                        }
+                        state = State::Tag { close, quote: None };
+                        i += 2;
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+            State::Tag { close, quote } => {
+                let c = b[i];
+                match quote {
+                    Some(_) if c == b'\\' => i += 1,
+                    Some(q) if c == q => state = State::Tag { close, quote: None },
+                    Some(_) => {}
+                    None if close != b'#' && (c == b'"' || c == b'\'') => state = State::Tag { close, quote: Some(c) },
+                    None if c == close && b.get(i + 1) == Some(&b'}') => {
+                        state = State::Text;
+                        i += 2;
+                        continue;
+                    }
+                    None => {}
+                }
+                i += 1;
+            }
+            State::Raw => {
+                if b[i] == b'{' && b.get(i + 1) == Some(&b'%') && is_raw_close(&b[i..]) {
+                    match find_close(&b[i + 2..], b'%') {
+                        Some(end) => {
+                            state = State::Text;
+                            i += 2 + end;
+                            continue;
+                        }
+                        None => return State::Raw,
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    state
+}
+
+/// Splits instrumented output into marker-free text and, per line, the (file id, line)
+/// it came from. `helper_ids` are files whose markers lose to any other on the same line.
+pub(crate) fn extract(output: &str, helper_ids: &[usize]) -> (String, Vec<Option<(usize, usize)>>) {
+    let mut text = String::with_capacity(output.len());
+    let mut origins = Vec::new();
+    for line in output.split_inclusive('\n') {
+        let mut best: Option<(usize, usize)> = None;
+        let mut rest = line;
+        while let Some(start) = rest.find(OPEN) {
+            text.push_str(&rest[..start]);
+            let after = &rest[start + OPEN.len_utf8()..];
+            let Some(end) = after.find(CLOSE) else {
+                rest = after;
+                continue;
+            };
+            let parsed = after[..end]
+                .split_once(':')
+                .and_then(|(f, l)| Some((f.parse::<usize>().ok()?, l.parse::<usize>().ok()?)));
+            if let Some(found) = parsed {
+                let better = match best {
+                    None => true,
+                    Some((id, _)) => helper_ids.contains(&id) && !helper_ids.contains(&found.0),
+                };
+                if better {
+                    best = Some(found);
+                }
+            }
+            rest = &after[end + CLOSE.len_utf8()..];
+        }
+        text.push_str(rest);
+        origins.push(best);
+    }
+    (text, origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(src: &str) -> String {
+        instrument(src, 7).replace(OPEN, "<").replace(CLOSE, ">")
+    }
+
+    #[test]
+    fn markers_go_after_whitespace_and_block_tags() {
+        assert_eq!(marked("FROM x\n  {% if a %}\n{% if b -%} RUN y\n{{- z }}\n{{ w }}\n"),
+            "<7:1>FROM x\n  {% if a %}\n{% if b -%} <7:3>RUN y\n{{- z }}\n<7:5>{{ w }}\n");
+    }
+
+    #[test]
+    fn no_markers_inside_tags_or_raw() {
+        assert_eq!(marked("{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\ny\n"),
+            "<7:1>{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\n<7:6>y\n");
+        assert_eq!(marked("{% set s = \"%}\" %}\nz\n"), "{% set s = \"%}\" %}\n<7:2>z\n");
+    }
+
+    #[test]
+    fn extract_prefers_non_helper_markers() {
+        let out = format!("{OPEN}1:4{CLOSE}RUN {OPEN}2:9{CLOSE}--mount x\nplain\n");
+        let (text, origins) = extract(&out, &[1]);
+        assert_eq!(text, "RUN --mount x\nplain\n");
+        assert_eq!(origins, vec![Some((2, 9)), None]);
+    }
+}
