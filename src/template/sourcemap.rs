@@ -176,35 +176,56 @@ fn advance(mut state: State, b: &[u8]) -> State {
 }
 
 /// Splits instrumented output into marker-free text and, per line, the (file id, line)
-/// it came from. `helper_ids` are files whose markers lose to any other on the same line.
+/// it came from: the last marker before the line's first visible character (the innermost
+/// template that wrote it, e.g. the base block behind `{{ super() }}`), unless that one is
+/// from a helper file (`helper_ids`), in which case the first non-helper marker on the line
+/// wins (the `{% call common.RUN() %}` line rather than the macro).
 pub(crate) fn extract(output: &str, helper_ids: &[usize]) -> (String, Vec<Option<(usize, usize)>>) {
     let mut text = String::with_capacity(output.len());
     let mut origins = Vec::new();
     for line in output.split_inclusive('\n') {
-        let mut best: Option<(usize, usize)> = None;
+        let mut leading: Option<(usize, usize)> = None;
+        let mut first_non_helper: Option<(usize, usize)> = None;
+        let mut seen_visible = false;
         let mut rest = line;
-        while let Some(start) = rest.find(OPEN) {
-            text.push_str(&rest[..start]);
-            let after = &rest[start + OPEN.len_utf8()..];
-            let Some(end) = after.find(CLOSE) else {
-                rest = after;
-                continue;
+        loop {
+            let (chunk, marker, next) = match rest.find(OPEN) {
+                Some(start) => {
+                    let after = &rest[start + OPEN.len_utf8()..];
+                    match after.find(CLOSE) {
+                        Some(end) => (&rest[..start], Some(&after[..end]), &after[end + CLOSE.len_utf8()..]),
+                        None => (&rest[..start], None, after),
+                    }
+                }
+                None => (rest, None, ""),
             };
-            let parsed = after[..end]
-                .split_once(':')
-                .and_then(|(f, l)| Some((f.parse::<usize>().ok()?, l.parse::<usize>().ok()?)));
+            text.push_str(chunk);
+            seen_visible |= chunk.chars().any(|c| !c.is_whitespace());
+            let parsed = marker.and_then(|m| {
+                let (f, l) = m.split_once(':')?;
+                Some((f.parse::<usize>().ok()?, l.parse::<usize>().ok()?))
+            });
             if let Some(found) = parsed {
-                let better = match best {
-                    None => true,
-                    Some((id, _)) => helper_ids.contains(&id) && !helper_ids.contains(&found.0),
-                };
-                if better {
-                    best = Some(found);
+                if !seen_visible {
+                    leading = Some(found);
+                }
+                if first_non_helper.is_none() && !helper_ids.contains(&found.0) {
+                    first_non_helper = Some(found);
                 }
             }
-            rest = &after[end + CLOSE.len_utf8()..];
+            if next.is_empty() && marker.is_none() && !rest.contains(OPEN) {
+                break;
+            }
+            rest = next;
+            if rest.is_empty() {
+                break;
+            }
         }
-        text.push_str(rest);
+        let best = match leading {
+            Some((id, _)) if helper_ids.contains(&id) => first_non_helper.or(leading),
+            Some(found) => Some(found),
+            None => first_non_helper,
+        };
         origins.push(best);
     }
     (text, origins)
@@ -233,9 +254,9 @@ mod tests {
 
     #[test]
     fn extract_prefers_non_helper_markers() {
-        let out = format!("{OPEN}1:4{CLOSE}RUN {OPEN}2:9{CLOSE}--mount x\nplain\n");
+        let out = format!("{OPEN}1:4{CLOSE}RUN {OPEN}2:9{CLOSE}--mount x\nplain\n{OPEN}3:1{CLOSE} {OPEN}4:2{CLOSE}FROM a{OPEN}5:5{CLOSE}\n");
         let (text, origins) = extract(&out, &[1]);
-        assert_eq!(text, "RUN --mount x\nplain\n");
-        assert_eq!(origins, vec![Some((2, 9)), None]);
+        assert_eq!(text, "RUN --mount x\nplain\n FROM a\n");
+        assert_eq!(origins, vec![Some((2, 9)), None, Some((4, 2))]);
     }
 }
