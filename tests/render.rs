@@ -100,3 +100,32 @@ fn lines_map_back_to_template_lines() {
     let debian_source = include_str!("../templates/base_debian.j2");
     assert!(debian_source.lines().nth(apt.line - 1).unwrap().contains("{% call common.RUN"));
 }
+
+#[test]
+fn every_rendered_line_has_an_origin() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let (_, rendered) = render_dir(&dir, &RenderOptions::default());
+        for (i, line) in rendered.text.lines().enumerate() {
+            if !line.trim().is_empty() {
+                assert!(rendered.origin(i + 1).is_some(), "{}:{}: no origin for {line:?}", dir.display(), i + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn line_map_snapshot() {
+    let (_, rendered) = render_dir(&fixtures().join("seed_conda_cuda"), &RenderOptions::default());
+    let annotated: String = rendered
+        .text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let origin = rendered.origin(i + 1).map(|o| format!("{}:{}", o.template, o.line)).unwrap_or_default();
+            format!("{origin:>26} | {line}\n")
+        })
+        .collect();
+    insta::assert_snapshot!(annotated);
+}

@@ -1,3 +1,5 @@
+//! The bento module's error type: every message names the file and what to change.
+
 use std::path::PathBuf;
 
 /// Everything that can go wrong while finding, reading or validating a Bento.

@@ -35,6 +35,8 @@ pub fn run(args: DockerfileArgs) -> anyhow::Result<()> {
         dockerfile_template: args.dockerfile_template,
         templates_dir: args.templates_dir,
         features: args.enable_features.into_iter().filter(|f| !f.is_empty()).collect(),
+        // Printing needs no line map.
+        skip_line_map: true,
         ..RenderOptions::default()
     };
     let rendered = template::render(&bento, &options)?;

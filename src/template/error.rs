@@ -1,3 +1,5 @@
+//! The template module's error type and the template locations it reports.
+
 use std::path::PathBuf;
 
 /// Where a template line is, for messages: a user file or one of our embedded templates.

@@ -56,6 +56,8 @@ pub struct RenderOptions {
     pub add_header: bool,
     /// Overrides for the `bento__*` variables, e.g. `("user", "app")`.
     pub overrides: Vec<(String, String)>,
+    /// Do not compute [`RenderedDockerfile::origin`] (it costs a second render, ~0.4 ms).
+    pub skip_line_map: bool,
 }
 
 /// A rendered Dockerfile.
@@ -117,25 +119,7 @@ pub fn render(bento: &Bento, options: &RenderOptions) -> Result<RenderedDockerfi
         }
     }
 
-    // Map lines back to templates; drop the map if instrumenting changed the output.
-    let instrumented = Renderer::new(&search, &base_template, true);
-    let mut origins = match instrumented.render(&entry, &vars) {
-        Ok(out) => {
-            let names = instrumented.file_names();
-            let helper_ids: Vec<usize> =
-                names.iter().enumerate().filter(|(_, n)| n.as_str() == "_macros.j2").map(|(i, _)| i).collect();
-            let (stripped, lines) = sourcemap::extract(&out, &helper_ids);
-            if stripped == text {
-                lines
-                    .into_iter()
-                    .map(|o| o.and_then(|(id, line)| location(&search, names.get(id)?, line)))
-                    .collect()
-            } else {
-                Vec::new()
-            }
-        }
-        Err(_) => Vec::new(),
-    };
+    let mut origins = if options.skip_line_map { Vec::new() } else { line_map(&search, &base_template, &entry, &vars, &text) };
 
     if !options.features.is_empty() {
         // BentoML joins the Dockerfile and this line with a newline.
@@ -157,9 +141,35 @@ fn check_features(features: &[String]) -> Result<(), TemplateError> {
     Err(TemplateError::UnknownFeature { unknown: unknown.join(", "), available: FEATURES.join(", ") })
 }
 
-fn location(search: &sources::SearchPath, name: &str, line: usize) -> Option<SourceLocation> {
-    let path = search.find(name).ok().flatten().and_then(|s| s.path);
-    Some(SourceLocation { template: name.to_string(), path, line })
+/// Renders again from instrumented sources to map each line of `text` to a template line;
+/// empty when instrumenting changed the output (the map would be wrong).
+fn line_map(
+    search: &sources::SearchPath,
+    base_template: &str,
+    entry: &str,
+    vars: &std::collections::BTreeMap<String, minijinja::Value>,
+    text: &str,
+) -> Vec<Option<SourceLocation>> {
+    let instrumented = Renderer::new(search, base_template, true);
+    let Ok(out) = instrumented.render(entry, vars) else { return Vec::new() };
+    let names = instrumented.file_names();
+    let sources: Vec<Option<sources::Source>> = names.iter().map(|n| search.find(n).ok().flatten()).collect();
+    let is_caller_line = |id: usize, line: usize| {
+        let text = sources.get(id).and_then(|s| s.as_ref()).and_then(|s| s.text.lines().nth(line.wrapping_sub(1)));
+        text.is_some_and(|t| t.contains("caller()"))
+    };
+    let (stripped, lines) = sourcemap::extract(&out, is_caller_line);
+    if stripped != text {
+        return Vec::new();
+    }
+    let paths: Vec<Option<PathBuf>> = sources.iter().map(|s| s.as_ref().and_then(|s| s.path.clone())).collect();
+    lines
+        .into_iter()
+        .map(|o| {
+            let (id, line) = o?;
+            Some(SourceLocation { template: names.get(id)?.clone(), path: paths.get(id)?.clone(), line })
+        })
+        .collect()
 }
 
 /// One minijinja environment over the search path.

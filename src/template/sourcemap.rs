@@ -5,9 +5,7 @@
 //! we insert an invisible marker naming the template and line. Markers sit after the line's
 //! leading whitespace and block tags, so `lstrip_blocks`, `trim_blocks` and `-` whitespace
 //! control behave exactly as without them; lines whose first content is `{{-` get none.
-//! After rendering, the first marker on an output line names its origin (markers from
-//! `_macros.j2` lose to any other, so an instruction points at the `{% call %}` that wrote
-//! it). The caller compares the marker-free text with the plain render and discards the
+//! After rendering, the markers on an output line name its origin (see [`extract`]). The caller compares the marker-free text with the plain render and discards the
 //! map if they differ (a template that inspects its own text, say).
 
 const OPEN: char = '\u{E000}';
@@ -176,57 +174,42 @@ fn advance(mut state: State, b: &[u8]) -> State {
 }
 
 /// Splits instrumented output into marker-free text and, per line, the (file id, line)
-/// it came from: the last marker before the line's first visible character (the innermost
-/// template that wrote it, e.g. the base block behind `{{ super() }}`), unless that one is
-/// from a helper file (`helper_ids`), in which case the first non-helper marker on the line
-/// wins (the `{% call common.RUN() %}` line rather than the macro).
-pub(crate) fn extract(output: &str, helper_ids: &[usize]) -> (String, Vec<Option<(usize, usize)>>) {
+/// it came from: the last marker before the line's first visible character, i.e. the
+/// innermost template that wrote it (the base block behind `{{ super() }}`). When that
+/// marker is on a macro line that calls `caller()` (`common.RUN`), the next marker wins:
+/// the `{% call %}` body, which is where the instruction was written.
+pub(crate) fn extract(output: &str, is_caller_line: impl Fn(usize, usize) -> bool) -> (String, Vec<Option<(usize, usize)>>) {
     let mut text = String::with_capacity(output.len());
     let mut origins = Vec::new();
     for line in output.split_inclusive('\n') {
-        let mut leading: Option<(usize, usize)> = None;
-        let mut first_non_helper: Option<(usize, usize)> = None;
+        // (file id, line, seen before any visible text)
+        let mut markers: Vec<(usize, usize, bool)> = Vec::new();
         let mut seen_visible = false;
         let mut rest = line;
-        loop {
-            let (chunk, marker, next) = match rest.find(OPEN) {
-                Some(start) => {
-                    let after = &rest[start + OPEN.len_utf8()..];
-                    match after.find(CLOSE) {
-                        Some(end) => (&rest[..start], Some(&after[..end]), &after[end + CLOSE.len_utf8()..]),
-                        None => (&rest[..start], None, after),
-                    }
-                }
-                None => (rest, None, ""),
-            };
+        while let Some(start) = rest.find(OPEN) {
+            let chunk = &rest[..start];
             text.push_str(chunk);
             seen_visible |= chunk.chars().any(|c| !c.is_whitespace());
-            let parsed = marker.and_then(|m| {
-                let (f, l) = m.split_once(':')?;
-                Some((f.parse::<usize>().ok()?, l.parse::<usize>().ok()?))
-            });
-            if let Some(found) = parsed {
-                if !seen_visible {
-                    leading = Some(found);
-                }
-                if first_non_helper.is_none() && !helper_ids.contains(&found.0) {
-                    first_non_helper = Some(found);
+            let after = &rest[start + OPEN.len_utf8()..];
+            let Some(end) = after.find(CLOSE) else {
+                rest = after;
+                continue;
+            };
+            if let Some((f, l)) = after[..end].split_once(':') {
+                if let (Ok(f), Ok(l)) = (f.parse::<usize>(), l.parse::<usize>()) {
+                    markers.push((f, l, !seen_visible));
                 }
             }
-            if next.is_empty() && marker.is_none() && !rest.contains(OPEN) {
-                break;
-            }
-            rest = next;
-            if rest.is_empty() {
-                break;
-            }
+            rest = &after[end + CLOSE.len_utf8()..];
         }
-        let best = match leading {
-            Some((id, _)) if helper_ids.contains(&id) => first_non_helper.or(leading),
-            Some(found) => Some(found),
-            None => first_non_helper,
+        text.push_str(rest);
+        let leading = markers.iter().rposition(|m| m.2);
+        let chosen = match leading {
+            Some(i) if is_caller_line(markers[i].0, markers[i].1) => markers.get(i + 1).or(markers.get(i)),
+            Some(i) => markers.get(i),
+            None => markers.first(),
         };
-        origins.push(best);
+        origins.push(chosen.map(|m| (m.0, m.1)));
     }
     (text, origins)
 }
@@ -253,9 +236,9 @@ mod tests {
     }
 
     #[test]
-    fn extract_prefers_non_helper_markers() {
+    fn extract_picks_the_innermost_writer_and_skips_caller_lines() {
         let out = format!("{OPEN}1:4{CLOSE}RUN {OPEN}2:9{CLOSE}--mount x\nplain\n{OPEN}3:1{CLOSE} {OPEN}4:2{CLOSE}FROM a{OPEN}5:5{CLOSE}\n");
-        let (text, origins) = extract(&out, &[1]);
+        let (text, origins) = extract(&out, |f, l| (f, l) == (1, 4));
         assert_eq!(text, "RUN --mount x\nplain\n FROM a\n");
         assert_eq!(origins, vec![Some((2, 9)), None, Some((4, 2))]);
     }
