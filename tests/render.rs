@@ -129,3 +129,20 @@ fn line_map_snapshot() {
         .collect();
     insta::assert_snapshot!(annotated);
 }
+
+#[test]
+fn models_resolve_to_the_bento_or_the_store() {
+    let dir = fixtures().join("bentoml_1_3_style");
+    let store = tempfile::tempdir().unwrap();
+    let bento = Bento::load_with_store(&BentoRef::Path(dir.clone()), store.path()).unwrap();
+    assert!(bento.new_style);
+    assert_eq!((bento.name.as_str(), bento.version.as_str()), ("summarization", "4f6bnqukvkc2c3fd"));
+    assert_eq!(bento.models.len(), 1);
+    let model = &bento.models[0];
+    assert_eq!((model.name.as_str(), model.version.as_str()), ("sshleifer-distilbart", "3ab8c2d1"));
+    assert_eq!(model.path, store.path().join("models/sshleifer-distilbart/3ab8c2d1"));
+    assert!(!model.present);
+    std::fs::create_dir_all(&model.path).unwrap();
+    let bento = Bento::load_with_store(&BentoRef::Path(dir), store.path()).unwrap();
+    assert!(bento.models[0].present);
+}
