@@ -25,6 +25,16 @@ const DEVIATIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// `ENV KEY=two words` from a docker.env value: BentoML writes it bare, which Dockerfile
+/// parsers reject ("can't find = in \"words\""); we double-quote such values.
+fn quote_env_value(instruction: &str) -> Option<String> {
+    let (key, value) = instruction.strip_prefix("ENV ")?.split_once('=')?;
+    if !value.contains(' ') || value.contains('=') || value.starts_with('"') {
+        return None;
+    }
+    Some(format!("ENV {key}=\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
+}
+
 /// Only for Bentos whose template overrides bento__user: BentoML hard-codes `USER bentoml`.
 const USER_DEVIATION: (&str, &str) = ("USER bentoml", "the overridden bento__user (BentoML ignores it)");
 
@@ -99,6 +109,9 @@ fn apply_deviations(theirs: Vec<String>, user: Option<&str>) -> Vec<String> {
                 if ins.starts_with(bentoml) {
                     ins = format!("{ours}{}", &ins[bentoml.len()..]);
                 }
+            }
+            if let Some(quoted) = quote_env_value(&ins) {
+                ins = quoted;
             }
             if let Some(user) = user.filter(|u| *u != "bentoml") {
                 if ins == USER_DEVIATION.0 {

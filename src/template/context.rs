@@ -94,9 +94,28 @@ pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\"'\"'"))
 }
 
+/// An ENV value as a Dockerfile reads it: unchanged when it has no whitespace, quotes or
+/// backslashes, else in double quotes (which keep `$VAR` expansion).
+pub(crate) fn dockerfile_env_value(value: Value) -> String {
+    let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+    if !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+        return text;
+    }
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{dockerfile_env_value, shell_quote};
+    use minijinja::Value;
+
+    #[test]
+    fn env_values_are_quoted_only_when_needed() {
+        assert_eq!(dockerfile_env_value(Value::from("a-b/$HOME")), "a-b/$HOME");
+        assert_eq!(dockerfile_env_value(Value::from("hello world")), "\"hello world\"");
+        assert_eq!(dockerfile_env_value(Value::from("say \"hi\"")), "\"say \\\"hi\\\"\"");
+        assert_eq!(dockerfile_env_value(Value::from("")), "\"\"");
+    }
 
     #[test]
     fn quotes_like_shlex() {

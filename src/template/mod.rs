@@ -209,6 +209,7 @@ impl Renderer {
         env.add_global("bento_base_template", base_template);
         env.add_function("expands_bento_path", context::expands_bento_path);
         env.add_filter("bash_quote", context::bash_quote);
+        env.add_filter("dockerfile_env_value", context::dockerfile_env_value);
         let base_used = Arc::new(AtomicBool::new(false));
         let flag = base_used.clone();
         env.add_function("__bentokit_base_template_used__", move || {
