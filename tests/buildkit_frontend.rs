@@ -106,8 +106,11 @@ fn rendered_dockerfiles_pass_buildkits_dockerfile_frontend() {
 fn the_frontend_check_catches_a_broken_dockerfile() {
     let Some(addr) = daemon_addr() else { return };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {STAND_IN_IMAGE} as base-container\nRUN --mount=type=bogus true\n"))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {STAND_IN_IMAGE} as base-container\nRUN --mount=type=bogus true\n"),
+    )
+    .unwrap();
     let err = subrequest(&addr, dir.path(), "frontend.outline").unwrap_err();
     assert!(err.contains("unsupported mount type"), "{err}");
 }

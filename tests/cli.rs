@@ -68,7 +68,8 @@ fn renders_from_the_store_by_name_tag_and_latest() {
     std::fs::write(versions.join("latest"), "20261129abcdef01").unwrap();
     let expected = bentokit(&["dockerfile", src.parent().unwrap().to_str().unwrap()], store.path());
     assert!(expected.status.success());
-    for reference in ["python-alpine", "python-alpine:latest", "python-alpine:20261129abcdef01", "python-alpine:older"] {
+    for reference in ["python-alpine", "python-alpine:latest", "python-alpine:20261129abcdef01", "python-alpine:older"]
+    {
         let out = bentokit(&["dockerfile", reference], store.path());
         assert!(out.status.success(), "{reference}: {}", stderr_of(&out));
         assert_eq!(out.stdout, expected.stdout, "{reference}");
@@ -84,5 +85,6 @@ fn features_flag_appends_the_pip_install_and_warnings_go_to_stderr() {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(text.starts_with("# Block SETUP_BENTO_BASE_IMAGE\nFROM localhost:5000/base:latest as base-container\n"));
     assert!(text.ends_with("RUN --mount=type=cache,target=/root/.cache/pip pip install bentoml[grpc,io-image]\n"));
-    assert!(stderr_of(&out).contains("warning: docker base_image localhost:5000/base:latest is used, 'distro=debian' option is ignored"));
+    assert!(stderr_of(&out)
+        .contains("warning: docker base_image localhost:5000/base:latest is used, 'distro=debian' option is ignored"));
 }

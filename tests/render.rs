@@ -81,7 +81,8 @@ fn lines_map_back_to_template_lines() {
     let find = |needle: &str| -> usize {
         rendered.text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} not rendered")) + 1
     };
-    let origin = |needle: &str| rendered.origin(find(needle)).cloned().unwrap_or_else(|| panic!("no origin for {needle}"));
+    let origin =
+        |needle: &str| rendered.origin(find(needle)).cloned().unwrap_or_else(|| panic!("no origin for {needle}"));
 
     let user = origin("COPY --from=buildstage");
     assert_eq!(user.template, "Dockerfile.template");

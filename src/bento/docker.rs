@@ -187,11 +187,9 @@ impl DockerOptions {
                 items
                     .iter()
                     .map(|i| match i {
-                        Value::Sequence(_) | Value::Mapping(_) => Err(origin.invalid(
-                            "system_packages",
-                            py_str(i),
-                            "expected a list of package names",
-                        )),
+                        Value::Sequence(_) | Value::Mapping(_) => {
+                            Err(origin.invalid("system_packages", py_str(i), "expected a list of package names"))
+                        }
                         v => Ok(py_str(v)),
                     })
                     .collect::<Result<Vec<_>>>()?,
@@ -229,7 +227,12 @@ impl DockerOptions {
         }
     }
 
-    fn check_combination(&mut self, conda_is_empty: bool, origin: &Origin<'_>, warnings: &mut Vec<String>) -> Result<()> {
+    fn check_combination(
+        &mut self,
+        conda_is_empty: bool,
+        origin: &Origin<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
         if let Some(base) = &self.base_image {
             let mut ignored = |what: &str, value: &str| {
                 warnings.push(format!("docker base_image {base} is used, '{what}={value}' option is ignored"))
@@ -276,10 +279,8 @@ impl DockerOptions {
             });
             match found {
                 Some(v) => {
-                    warnings.push(format!(
-                        "docker.python_version is not set; using {v} from {}",
-                        version_txt.display()
-                    ));
+                    warnings
+                        .push(format!("docker.python_version is not set; using {v} from {}", version_txt.display()));
                     self.python_version = Some(v);
                 }
                 None => {
@@ -417,7 +418,10 @@ fn convert_env(v: &Option<Value>, origin: &Origin<'_>) -> Result<Option<Vec<(Str
                 Err(e) => Err(origin.invalid(
                     "env",
                     path,
-                    format!("not a readable .env file ({}: {e}); give a dict, a list of KEY=VALUE, or a .env path", candidate.display()),
+                    format!(
+                        "not a readable .env file ({}: {e}); give a dict, a list of KEY=VALUE, or a .env path",
+                        candidate.display()
+                    ),
                 )),
             }
         }

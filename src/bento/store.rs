@@ -74,7 +74,11 @@ pub(super) fn resolve(reference: &BentoRef, store_home: &Path) -> Result<PathBuf
             };
             let dir = bento_dir.join(&version);
             if !dir.join("bento.yaml").is_file() {
-                return Err(BentoError::NotInStore { reference: text, store: store_home.to_path_buf(), looked_at: dir });
+                return Err(BentoError::NotInStore {
+                    reference: text,
+                    store: store_home.to_path_buf(),
+                    looked_at: dir,
+                });
             }
             Ok(dir)
         }

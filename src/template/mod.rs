@@ -102,12 +102,16 @@ pub fn render(bento: &Bento, options: &RenderOptions) -> Result<RenderedDockerfi
     let user_template = match &user_path {
         Some(path) => {
             std::fs::metadata(path).map_err(|source| TemplateError::ReadTemplate { path: path.clone(), source })?;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile.template".into());
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "Dockerfile.template".into());
             Some((name, path.clone()))
         }
         None => None,
     };
-    let search = sources::SearchPath { templates_dir: options.templates_dir.clone(), user_template: user_template.clone() };
+    let search =
+        sources::SearchPath { templates_dir: options.templates_dir.clone(), user_template: user_template.clone() };
     let entry = user_template.as_ref().map(|(n, _)| n.clone()).unwrap_or_else(|| base_template.clone());
     let vars = context::variables(bento, options.add_header, &options.overrides);
 
@@ -119,7 +123,8 @@ pub fn render(bento: &Bento, options: &RenderOptions) -> Result<RenderedDockerfi
         }
     }
 
-    let mut origins = if options.skip_line_map { Vec::new() } else { line_map(&search, &base_template, &entry, &vars, &text) };
+    let mut origins =
+        if options.skip_line_map { Vec::new() } else { line_map(&search, &base_template, &entry, &vars, &text) };
 
     if !options.features.is_empty() {
         // BentoML joins the Dockerfile and this line with a newline.
@@ -193,7 +198,10 @@ impl Renderer {
         let loader_ids = ids.clone();
         env.set_loader(move |name| {
             let source = loader_search.find(name).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("cannot read template {name}: {e}"))
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("cannot read template {name}: {e}"),
+                )
             })?;
             Ok(source.map(|s| {
                 if instrument {
@@ -218,7 +226,11 @@ impl Renderer {
         Renderer { env, base_used, ids, search: search.clone() }
     }
 
-    fn render(&self, entry: &str, vars: &std::collections::BTreeMap<String, minijinja::Value>) -> Result<String, TemplateError> {
+    fn render(
+        &self,
+        entry: &str,
+        vars: &std::collections::BTreeMap<String, minijinja::Value>,
+    ) -> Result<String, TemplateError> {
         let template = self.env.get_template(entry).map_err(|e| self.convert(e))?;
         template.render(vars).map_err(|e| self.convert(e))
     }
@@ -238,7 +250,10 @@ impl Renderer {
         let source = self.search.find(name).ok().flatten();
         let source_line = source.as_ref().and_then(|s| s.text.lines().nth(line - 1)).map(|l| l.trim_end().to_string());
         let path = source.and_then(|s| s.path);
-        TemplateError::Render { location: SourceLocation { template: name.to_string(), path, line }, message, source_line }
+        TemplateError::Render {
+            location: SourceLocation { template: name.to_string(), path, line },
+            message,
+            source_line,
+        }
     }
 }
-

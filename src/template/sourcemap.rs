@@ -16,7 +16,10 @@ enum State {
     Text,
     /// Inside `{{`, `{%` or `{#`, waiting for the given closing pair; `quote` while in a
     /// string literal (not for comments).
-    Tag { close: u8, quote: Option<u8> },
+    Tag {
+        close: u8,
+        quote: Option<u8>,
+    },
     /// Between `{% raw %}` and `{% endraw %}`.
     Raw,
 }
@@ -178,7 +181,10 @@ fn advance(mut state: State, b: &[u8]) -> State {
 /// innermost template that wrote it (the base block behind `{{ super() }}`). When that
 /// marker is on a macro line that calls `caller()` (`common.RUN`), the next marker wins:
 /// the `{% call %}` body, which is where the instruction was written.
-pub(crate) fn extract(output: &str, is_caller_line: impl Fn(usize, usize) -> bool) -> (String, Vec<Option<(usize, usize)>>) {
+pub(crate) fn extract(
+    output: &str,
+    is_caller_line: impl Fn(usize, usize) -> bool,
+) -> (String, Vec<Option<(usize, usize)>>) {
     let mut text = String::with_capacity(output.len());
     let mut origins = Vec::new();
     for line in output.split_inclusive('\n') {
@@ -224,14 +230,18 @@ mod tests {
 
     #[test]
     fn markers_go_after_whitespace_and_block_tags() {
-        assert_eq!(marked("FROM x\n  {% if a %}\n{% if b -%} RUN y\n{{- z }}\n{{ w }}\n"),
-            "<7:1>FROM x\n  {% if a %}\n{% if b -%} <7:3>RUN y\n{{- z }}\n<7:5>{{ w }}\n");
+        assert_eq!(
+            marked("FROM x\n  {% if a %}\n{% if b -%} RUN y\n{{- z }}\n{{ w }}\n"),
+            "<7:1>FROM x\n  {% if a %}\n{% if b -%} <7:3>RUN y\n{{- z }}\n<7:5>{{ w }}\n"
+        );
     }
 
     #[test]
     fn no_markers_inside_tags_or_raw() {
-        assert_eq!(marked("{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\ny\n"),
-            "<7:1>{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\n<7:6>y\n");
+        assert_eq!(
+            marked("{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\ny\n"),
+            "<7:1>{{ a ~\n b }}\n{% raw %}\nx\n{% endraw %}\n<7:6>y\n"
+        );
         assert_eq!(marked("{% set s = \"%}\" %}\nz\n"), "{% set s = \"%}\" %}\n<7:2>z\n");
     }
 
@@ -241,5 +251,74 @@ mod tests {
         let (text, origins) = extract(&out, |f, l| (f, l) == (1, 4));
         assert_eq!(text, "RUN --mount x\nplain\n FROM a\n");
         assert_eq!(origins, vec![Some((2, 9)), None, Some((4, 2))]);
+    }
+
+    mod invariance {
+        use super::super::{extract, instrument};
+        use proptest::prelude::*;
+
+        const ATOMS: &[&str] = &[
+            "FROM x as y",
+            "  RUN a && \\",
+            "    b",
+            "{{ value }}",
+            "  {{ value }} tail",
+            "{{- value }}",
+            "{{ value -}}",
+            "{{ i }}",
+            "text {%- if flag %}y{% endif -%}",
+            "{# comment #}",
+            "  {#- comment -#}",
+            "{# multi\nline #} after",
+            "{{ value ~\n  value }}",
+            "{% set s = \"%}\" %}",
+            "{% raw %}{{ kept }}\n  {% endraw %}",
+            "",
+            "   ",
+        ];
+        const BLOCKS: &[(&str, &str)] = &[
+            ("{% if flag %}", "{% endif %}"),
+            ("  {% if flag -%}", "  {%- endif -%}"),
+            ("{%- if not flag %}", "{% else %}\nelse\n{% endif %}"),
+            ("{% for i in items %}", "{% endfor %}"),
+            ("{% for i in items -%}", "  {% endfor %}"),
+            ("{% set cap %}", "{% endset %}{{ cap }}"),
+            ("{% macro m() -%}", "{%- endmacro %}{{ m() }}"),
+        ];
+
+        fn lines() -> impl Strategy<Value = Vec<String>> {
+            let atom = (0..ATOMS.len()).prop_map(|i| vec![ATOMS[i].to_string()]);
+            atom.prop_recursive(3, 40, 6, |inner| {
+                (0..BLOCKS.len(), prop::collection::vec(inner, 0..5)).prop_map(|(b, body)| {
+                    let (open, close) = BLOCKS[b];
+                    let mut out = vec![open.to_string()];
+                    out.extend(body.into_iter().flatten());
+                    out.push(close.to_string());
+                    out
+                })
+            })
+        }
+
+        fn env() -> minijinja::Environment<'static> {
+            let mut env = minijinja::Environment::new();
+            env.set_trim_blocks(true);
+            env.set_lstrip_blocks(true);
+            env
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            /// Instrumenting never changes what a template renders, markers aside.
+            #[test]
+            fn markers_do_not_change_output(parts in prop::collection::vec(lines(), 1..5), flag: bool) {
+                let source: String = parts.into_iter().flatten().map(|l| l + "\n").collect();
+                let ctx = minijinja::context! { flag, value => "v", items => vec![1, 2] };
+                let env = env();
+                let plain = env.render_str(&source, &ctx).expect("generated templates are valid");
+                let marked = env.render_str(&instrument(&source, 0), &ctx).expect("instrumented template compiles");
+                let (stripped, _) = extract(&marked, |_, _| false);
+                prop_assert_eq!(stripped, plain, "source:\n{}", source);
+            }
+        }
     }
 }
