@@ -3,6 +3,7 @@
 
 mod build;
 mod debug;
+mod dockerfile;
 mod llb;
 
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum Command {
     /// Inspect and manage the BuildKit daemon.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Print the Dockerfile that containerize builds for a Bento (no daemon needed).
+    Dockerfile(dockerfile::DockerfileArgs),
 }
 
 /// An error whose text is already formatted for the terminal (a Dockerfile excerpt).
@@ -116,6 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(cmd) => build::run(&cli.daemon, cmd).await,
         Command::Llb(cmd) => llb::run(&cli.daemon, cmd).await,
         Command::Debug(cmd) => debug::run(&cli.daemon, cmd).await,
+        Command::Dockerfile(args) => dockerfile::run(args),
     }
 }
 
