@@ -2,6 +2,7 @@
 //! a message and an exit code. This is the only module that prints.
 
 mod build;
+mod containerize;
 mod debug;
 mod dockerfile;
 mod llb;
@@ -62,6 +63,8 @@ impl DaemonArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an image from a Bento (a directory or NAME[:VERSION] in the BentoML store).
+    Containerize(containerize::ContainerizeCommand),
     /// Build a Dockerfile and its context into an image (like buildctl/buildx build).
     Build(build::BuildCommand),
     /// Print the LLB a Dockerfile converts to (JSON, or the Definition bytes buildctl reads).
@@ -116,6 +119,7 @@ pub fn main() -> i32 {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Containerize(cmd) => containerize::run(&cli.daemon, cmd).await,
         Command::Build(cmd) => build::run(&cli.daemon, cmd).await,
         Command::Llb(cmd) => llb::run(&cli.daemon, cmd).await,
         Command::Debug(cmd) => debug::run(&cli.daemon, cmd).await,
