@@ -70,6 +70,10 @@ pub enum Command {
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // Rendering needs no daemon and no async runtime (starting one costs milliseconds).
+    if let Command::Dockerfile(args) = cli.command {
+        return dockerfile::run(args).map_or_else(|e| report(&e), |()| 0);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
