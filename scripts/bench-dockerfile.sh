@@ -10,7 +10,8 @@ cargo build --release --quiet --bin bentokit
 bin=target/release/bentokit
 "$bin" dockerfile "$bento" > /dev/null
 if command -v hyperfine > /dev/null; then
-    hyperfine --warmup 10 --runs "$runs" -N "$bin dockerfile $bento"
+    # `--version` is the floor: process start + exit of the same binary.
+    hyperfine --warmup 10 --runs "$runs" -N "$bin --version" "$bin dockerfile $bento"
     hyperfine --warmup 10 --runs "$runs" -N "$bin dockerfile tests/fixtures/bentos/seed_conda_cuda"
 else
     start=$(date +%s%N)

@@ -50,6 +50,10 @@ fn unknown_feature_and_missing_store_entry_fail() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("cli_error__unknown_feature", stderr_of(&out));
 
+    let out = bentokit(&["dockerfile", good.to_str().unwrap(), "--templates-dir", "/nonexistent/templates"], store.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr_of(&out), "error: --templates-dir /nonexistent/templates is not a directory\n");
+
     let out = bentokit(&["dockerfile", "iris_classifier:latest"], store.path());
     assert_eq!(out.status.code(), Some(1));
     let msg = stderr_of(&out).replace(&store.path().display().to_string(), "[STORE]");

@@ -25,6 +25,12 @@ const DEVIATIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Fixtures BentoML 1.1.11 cannot render, with the reason.
+const ORACLE_SKIP: &[(&str, &str)] = &[(
+    "defaults_from_version_txt",
+    "bento.yaml without a docker section: BentoML fails with \"Distro is required\"; we apply `bentoml build`'s defaults",
+)];
+
 /// `ENV KEY=two words` from a docker.env value: BentoML writes it bare, which Dockerfile
 /// parsers reject ("can't find = in \"words\""); we double-quote such values.
 fn quote_env_value(instruction: &str) -> Option<String> {
@@ -144,6 +150,10 @@ fn bentoml_1_1_11_renders_the_same_instructions() {
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some((_, why)) = ORACLE_SKIP.iter().find(|(n, _)| *n == name) {
+            eprintln!("note: {name} is not compared with BentoML: {why}");
+            continue;
+        }
         let theirs = match std::fs::read_to_string(out.path().join(format!("{name}.Dockerfile"))) {
             Ok(t) => t,
             Err(_) => {

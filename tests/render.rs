@@ -120,11 +120,9 @@ fn every_rendered_line_has_an_origin() {
 fn line_map_snapshot() {
     let (_, rendered) = render_dir(&fixtures().join("seed_conda_cuda"), &RenderOptions::default());
     let annotated: String = rendered
-        .text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| {
-            let origin = rendered.origin(i + 1).map(|o| format!("{}:{}", o.template, o.line)).unwrap_or_default();
+        .lines_with_origins()
+        .map(|(_, line, origin)| {
+            let origin = origin.map(|o| format!("{}:{}", o.template, o.line)).unwrap_or_default();
             format!("{origin:>26} | {line}\n")
         })
         .collect();

@@ -279,8 +279,9 @@ impl DockerOptions {
             });
             match found {
                 Some(v) => {
-                    warnings
-                        .push(format!("docker.python_version is not set; using {v} from {}", version_txt.display()));
+                    warnings.push(format!(
+                        "docker.python_version is not set; using {v} from the Bento's env/python/version.txt"
+                    ));
                     self.python_version = Some(v);
                 }
                 None => {

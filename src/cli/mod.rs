@@ -104,6 +104,10 @@ impl std::error::Error for Cancelled {}
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing();
+    // Rendering needs no daemon and no async runtime (starting one costs milliseconds).
+    if let Command::Dockerfile(args) = cli.command {
+        return dockerfile::run(args).map_or_else(|e| report(&e), |()| 0);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

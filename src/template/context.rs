@@ -47,6 +47,8 @@ pub(crate) fn variables(bento: &Bento, add_header: bool, overrides: &[(String, S
     vars.insert("bento__path".into(), Value::from(BENTO_PATH));
     vars.insert("bento__add_header".into(), Value::from(add_header));
     vars.insert("bento__enable_buildkit".into(), Value::from(true));
+    // Kept for templates that print it; we never write a `# syntax` line ourselves.
+    vars.insert("bento__buildkit_frontend".into(), Value::from("docker/dockerfile:1.2.1"));
     for (key, value) in overrides {
         let key = key.strip_prefix("bento__").unwrap_or(key);
         vars.insert(format!("bento__{key}"), Value::from(value.as_str()));

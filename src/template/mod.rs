@@ -78,6 +78,11 @@ impl RenderedDockerfile {
     pub fn origin(&self, line: usize) -> Option<&SourceLocation> {
         self.origins.get(line.checked_sub(1)?)?.as_ref()
     }
+
+    /// Every line with its 1-based number and origin, for annotated listings.
+    pub fn lines_with_origins(&self) -> impl Iterator<Item = (usize, &str, Option<&SourceLocation>)> {
+        self.text.lines().enumerate().map(|(i, line)| (i + 1, line, self.origin(i + 1)))
+    }
 }
 
 /// The base template BentoML would pick for this Bento.
