@@ -110,6 +110,8 @@ pub(crate) struct VertexRow {
     pub last_block_time: Option<i64>,
     /// Group members, in first-seen order.
     members: Vec<(String, Vertex)>,
+    /// The last log time prefix made (lines of one chunk share their timestamp).
+    prefix_cache: Option<(i64, Vec<u8>)>,
 }
 
 impl VertexRow {
@@ -314,11 +316,12 @@ impl Trace {
                     }
                     return;
                 }
-                let line = prefixed_line(since_start, piece);
-                if row.tail.len() == TAIL_LINES {
-                    row.tail.pop_front();
-                }
-                row.tail.push_back(line.clone());
+                let line = row.prefixed_line(since_start, piece);
+                // Reuse the oldest tail buffer instead of allocating a new one per line.
+                let mut kept = if row.tail.len() == TAIL_LINES { row.tail.pop_front().unwrap_or_default() } else { Vec::new() };
+                kept.clear();
+                kept.extend_from_slice(&line);
+                row.tail.push_back(kept);
                 if pending {
                     row.pending_logs.push(line);
                 }
@@ -397,19 +400,28 @@ impl Trace {
     }
 }
 
-/// `12.345 text`: seconds since the vertex started, 3/2/1 decimals as it grows (BuildKit's).
-fn prefixed_line(since_start: i64, text: &[u8]) -> Vec<u8> {
-    let sec = go_seconds(since_start);
-    let prec = if sec < 10.0 {
-        3
-    } else if sec < 100.0 {
-        2
-    } else {
-        1
-    };
-    let mut line = format!("{sec:.prec$} ").into_bytes();
-    line.extend_from_slice(text);
-    line
+impl VertexRow {
+    /// `12.345 text`: seconds since the vertex started, 3/2/1 decimals as it grows (BuildKit's).
+    fn prefixed_line(&mut self, since_start: i64, text: &[u8]) -> Vec<u8> {
+        let prefix = match &self.prefix_cache {
+            Some((at, p)) if *at == since_start => p,
+            _ => {
+                let sec = go_seconds(since_start);
+                let prec = if sec < 10.0 {
+                    3
+                } else if sec < 100.0 {
+                    2
+                } else {
+                    1
+                };
+                &self.prefix_cache.insert((since_start, format!("{sec:.prec$} ").into_bytes())).1
+            }
+        };
+        let mut line = Vec::with_capacity(prefix.len() + text.len());
+        line.extend_from_slice(prefix);
+        line.extend_from_slice(text);
+        line
+    }
 }
 
 /// Calls `f(i, piece)` per newline-separated piece; true when the data ended with a newline.
@@ -423,7 +435,7 @@ fn split_lines(mut data: &[u8], mut f: impl FnMut(usize, &[u8])) -> bool {
         if data.is_empty() {
             return true;
         }
-        match memchr(b'\n', data) {
+        match memchr::memchr(b'\n', data) {
             None => {
                 f(i, data);
                 return false;
@@ -435,10 +447,6 @@ fn split_lines(mut data: &[u8], mut f: impl FnMut(usize, &[u8])) -> bool {
             }
         }
     }
-}
-
-fn memchr(b: u8, data: &[u8]) -> Option<usize> {
-    data.iter().position(|&c| c == b)
 }
 
 #[cfg(test)]
