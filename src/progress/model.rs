@@ -166,6 +166,8 @@ pub(crate) struct Trace {
     pub updates: HashSet<usize>,
     /// The first start time seen (daemon clock).
     pub start_time: Option<i64>,
+    /// The last digest looked up (logs come in runs for one vertex); cleared on remaps.
+    last_lookup: Option<(String, usize)>,
 }
 
 fn opt_nanos(t: &Option<bollard_buildkit_proto::google::protobuf::Timestamp>) -> Option<i64> {
@@ -182,11 +184,23 @@ impl Trace {
             started_order: Vec::new(),
             updates: HashSet::new(),
             start_time: None,
+            last_lookup: None,
         }
     }
 
     pub fn row_of(&self, digest: &str) -> Option<usize> {
         self.by_digest.get(digest).copied()
+    }
+
+    fn row_of_cached(&mut self, digest: &str) -> Option<usize> {
+        if let Some((d, r)) = &self.last_lookup {
+            if d == digest {
+                return Some(*r);
+            }
+        }
+        let r = self.row_of(digest)?;
+        self.last_lookup = Some((digest.to_string(), r));
+        Some(r)
     }
 
     fn new_row(&mut self, row: VertexRow) -> usize {
@@ -225,6 +239,7 @@ impl Trace {
                     None => members.push((v.digest.clone(), v.clone())),
                 }
                 self.by_digest.insert(v.digest.clone(), g);
+                self.last_lookup = None;
                 continue;
             }
             let (r, existed) = match self.by_digest.get(&v.digest) {
@@ -267,7 +282,7 @@ impl Trace {
             }
         }
         for s in &msg.statuses {
-            let Some(r) = self.row_of(&s.vertex) else { continue };
+            let Some(r) = self.row_of_cached(&s.vertex) else { continue };
             let row = &mut self.rows[r];
             let started = opt_nanos(&s.started);
             let (idx, prev_started) = match row.status_by_id.get(&s.id) {
@@ -300,7 +315,7 @@ impl Trace {
             self.rows[r].bump(now);
         }
         for l in &msg.logs {
-            let Some(r) = self.row_of(&l.vertex) else { continue };
+            let Some(r) = self.row_of_cached(&l.vertex) else { continue };
             let pending = self.opts.pending_logs;
             let row = &mut self.rows[r];
             let ts = opt_nanos(&l.timestamp).unwrap_or(i64::MIN / 2);
@@ -405,23 +420,33 @@ impl VertexRow {
     fn prefixed_line(&mut self, since_start: i64, text: &[u8]) -> Vec<u8> {
         let prefix = match &self.prefix_cache {
             Some((at, p)) if *at == since_start => p,
-            _ => {
-                let sec = go_seconds(since_start);
-                let prec = if sec < 10.0 {
-                    3
-                } else if sec < 100.0 {
-                    2
-                } else {
-                    1
-                };
-                &self.prefix_cache.insert((since_start, format!("{sec:.prec$} ").into_bytes())).1
-            }
+            _ => &self.prefix_cache.insert((since_start, time_prefix(since_start))).1,
         };
         let mut line = Vec::with_capacity(prefix.len() + text.len());
         line.extend_from_slice(prefix);
         line.extend_from_slice(text);
         line
     }
+}
+
+/// `12.345 `: Go's `%.*f` of `Duration.Seconds()` with 3, 2 or 1 decimals below 10 s,
+/// 100 s and above. Integer arithmetic gives the same digits except on exact ties of the
+/// dropped digits (the float is then a hair off the tie), which take Go's float path.
+fn time_prefix(d: i64) -> Vec<u8> {
+    let (prec, unit) = if d < 10_000_000_000 {
+        (3, 1_000_000)
+    } else if d < 100_000_000_000 {
+        (2, 10_000_000)
+    } else {
+        (1, 100_000_000)
+    };
+    if d < 0 || d % unit == unit / 2 {
+        let sec = go_seconds(d);
+        return format!("{sec:.prec$} ").into_bytes();
+    }
+    let q = (d + unit / 2) / unit;
+    let scale = 1_000_000_000 / unit;
+    format!("{}.{:0prec$} ", q / scale, q % scale).into_bytes()
 }
 
 /// Calls `f(i, piece)` per newline-separated piece; true when the data ended with a newline.
