@@ -59,7 +59,7 @@ fn thread_cpu_nanos() -> i64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime only writes the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    t.tv_sec as i64 * 1_000_000_000 + t.tv_nsec as i64
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
 }
 
 /// Best-of-7 thread CPU time per line, printed next to criterion's wall-clock numbers.

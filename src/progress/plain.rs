@@ -347,10 +347,7 @@ impl Limiter {
         tokens -= 1.0;
         let wait = if tokens < 0.0 { (1e9 * (-tokens / limit)) as i64 } else { 0 };
         if wait <= 0 {
-            self.last = Some(match self.last {
-                Some(l) if now < l => now,
-                _ => now,
-            });
+            self.last = Some(now);
             self.tokens = tokens;
             true
         } else {
