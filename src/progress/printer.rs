@@ -307,6 +307,14 @@ impl Progress {
             .spawn(move || {
                 let mut r = Renderer::new(opts, out);
                 loop {
+                    // A flood of messages must not starve the refresh: a due tick goes first.
+                    if let Some(deadline) = r.next_deadline() {
+                        let now = wall_nanos();
+                        if now >= deadline {
+                            r.on_tick(now);
+                            continue;
+                        }
+                    }
                     let next = match r.next_deadline() {
                         None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
                         Some(deadline) => {
