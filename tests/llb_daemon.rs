@@ -332,3 +332,46 @@ fn daemon_rejects_features_it_lacks_instead_of_ignoring_them() {
         }
     }
 }
+
+#[test]
+fn git_source_from_a_local_git_daemon() {
+    let Some(addr) = daemon() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("repo");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(&repo).args(args).output().expect("git on PATH");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    write(&repo, "README.md", &format!("hello {}\n", unique("git")));
+    git(&["add", "."]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init"]);
+    git(&["tag", "v1"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Start git-daemon itself (not `git daemon`, which forks it) so killing it stops it.
+    let exec_path = std::process::Command::new("git").arg("--exec-path").output().unwrap().stdout;
+    let exec_path = String::from_utf8(exec_path).unwrap();
+    let mut daemon_proc = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+        .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", root.path().display()))
+        .arg(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let src = Git::new(format!("git://127.0.0.1:{port}/repo"), "v1").keep_git_dir().finish();
+    let result = build(&addr, &src.marshal(), &BuildOpts::default());
+    let _ = daemon_proc.kill();
+    let _ = daemon_proc.wait();
+    let img = result.unwrap_or_else(|e| panic!("{e}")).image;
+    assert!(img.text("/README.md").starts_with("hello git-"));
+    assert!(img.has("/.git"), "keep_git_dir keeps .git");
+}
