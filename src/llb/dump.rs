@@ -15,7 +15,7 @@ impl Definition {
         Ok(self
             .ops()?
             .into_iter()
-            .map(|(digest, op, md)| json!({"Op": op_json(&op), "Digest": digest, "OpMetadata": metadata_json(&md)}))
+            .map(|e| json!({"Op": op_json(&e.op), "Digest": e.digest, "OpMetadata": metadata_json(&e.metadata)}))
             .collect())
     }
 

@@ -466,7 +466,7 @@ impl Exec {
             let source = m.source.clone().unwrap_or_default();
             let state = match out {
                 Some(index) => source.with_output(Some(Output { node: node.clone(), index })),
-                None if m.readonly => source,
+                None if m.readonly && matches!(m.kind, MountKind::Bind) => source,
                 None => continue,
             };
             if m.target == "/" {

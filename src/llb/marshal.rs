@@ -56,7 +56,7 @@ impl Definition {
     }
 
     /// Each op with its digest and metadata, in definition order (terminal op last).
-    pub fn ops(&self) -> Result<Vec<(String, pb::Op, pb::OpMetadata)>, LlbError> {
+    pub fn ops(&self) -> Result<Vec<OpEntry>, LlbError> {
         self.pb
             .def
             .iter()
@@ -64,7 +64,7 @@ impl Definition {
                 let op = pb::Op::decode(bytes.as_slice()).map_err(LlbError::Decode)?;
                 let digest = digest_of(bytes);
                 let md = self.pb.metadata.get(&digest).cloned().unwrap_or_default();
-                Ok((digest, op, md))
+                Ok(OpEntry { digest, op, metadata: md })
             })
             .collect()
     }
@@ -75,6 +75,15 @@ impl Definition {
         let op = pb::Op::decode(last.as_slice()).ok()?;
         op.inputs.first().map(|i| i.digest.clone())
     }
+}
+
+/// One decoded op of a definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpEntry {
+    /// `sha256:…` of the op's encoded bytes (how other ops and the metadata refer to it).
+    pub digest: String,
+    pub op: pb::Op,
+    pub metadata: pb::OpMetadata,
 }
 
 pub(crate) fn digest_of(bytes: &[u8]) -> String {

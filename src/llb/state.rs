@@ -41,11 +41,8 @@ impl Platform {
             "powerpc64" => "ppc64le",
             other => other,
         };
-        let mut p = Platform::new("linux", arch);
-        if arch == "arm64" {
-            p.variant = "v8".into();
-        }
-        p
+        // containerd normalizes arm64's "v8" variant away, so the Go client sends none.
+        Platform::new("linux", arch)
     }
 
     /// Parses `linux/amd64` or `linux/arm/v7`.

@@ -463,7 +463,7 @@ fn constraints_land_in_op_metadata() {
     assert!(md.caps.contains_key("exec.meta.proxyenv"));
     assert_eq!(md.progress_group.clone().unwrap(), pb::ProgressGroup { id: "g1".into(), name: "group".into(), weak: true });
     let terminal = def.ops().unwrap().pop().unwrap();
-    let tcaps: Vec<&str> = terminal.2.caps.keys().map(String::as_str).collect();
+    let tcaps: Vec<&str> = terminal.metadata.caps.keys().map(String::as_str).collect();
     assert_eq!(tcaps, ["constraints", "meta.description", "meta.exportcache", "meta.ignorecache", "platform"]);
 }
 
@@ -475,10 +475,10 @@ fn marshal_orders_inputs_first_and_deduplicates() {
     let c = a.run(["true"]).mount(Mount::bind("/b", &b)).mount(Mount::bind("/ctx", &ctx)).finish().unwrap().root();
     let def = c.marshal();
     let ops = def.ops().unwrap();
-    let digests: Vec<&str> = ops.iter().map(|(d, _, _)| d.as_str()).collect();
+    let digests: Vec<&str> = ops.iter().map(|e| e.digest.as_str()).collect();
     assert_eq!(digests.len(), 5, "image, local, copy, exec, terminal: {digests:?}");
-    for (i, (_, op, _)) in ops.iter().enumerate() {
-        for input in &op.inputs {
+    for (i, e) in ops.iter().enumerate() {
+        for input in &e.op.inputs {
             let at = digests.iter().position(|d| *d == input.digest).expect("input present");
             assert!(at < i, "input {} must come before op {i}", input.digest);
         }
@@ -547,7 +547,7 @@ fn source_locations_are_collected_per_op() {
     assert_eq!(source.infos[0].data, b"FROM base\nRUN a\nRUN b\n");
     assert_eq!(source.infos[1].language, "YAML");
     let ops = def.ops().unwrap();
-    let loc = |i: usize| source.locations.get(&ops[i].0).unwrap().locations.clone();
+    let loc = |i: usize| source.locations.get(&ops[i].digest).unwrap().locations.clone();
     assert_eq!(loc(0), [pb::Location { source_index: 0, ranges: vec![line_range(1, 1)] }]);
     assert_eq!(
         loc(1),
@@ -557,7 +557,7 @@ fn source_locations_are_collected_per_op() {
         ]
     );
     assert_eq!(loc(2), [pb::Location { source_index: 0, ranges: vec![line_range(3, 3)] }]);
-    assert!(!source.locations.contains_key(&ops[3].0), "terminal op has no entry");
+    assert!(!source.locations.contains_key(&ops[3].digest), "terminal op has no entry");
 }
 
 #[test]
