@@ -85,6 +85,24 @@ fn cases() -> Vec<(&'static str, State)> {
                 .unwrap(),
         ),
         (
+            "sourcemap",
+            {
+                let df = SourceMap::new("Dockerfile", "FROM base\nRUN true\n");
+                let other = SourceMap::with_language("bentofile.yaml", "YAML", "python: {}\n");
+                Image::new("localhost:5000/base:latest")
+                    .constraints(Constraints::new().location(&df, [line_range(1, 1)]))
+                    .finish()
+                    .unwrap()
+                    .run(["/bin/sh", "-c", "true"])
+                    .constraints(
+                        Constraints::new().location(&df, [line_range(2, 2)]).location(&other, [range(1, 0, 1, 6)]).custom_name("RUN true"),
+                    )
+                    .finish()
+                    .unwrap()
+                    .root()
+            },
+        ),
+        (
             "merge_diff",
             merge(
                 &[
@@ -104,6 +122,7 @@ image_pinned sha256:013ebeaedd45cca7ca4bf20abf25e62638d33b008f206ecc8deeed112cc7
 run_basic sha256:bddc863f059bb39de7cd017dcde4c56e58e6056521b3ec50040bddd18851e577 sha256:8627e3608e55b81aa4c0badc25819de0fdfba677cfa85ae1d1583a7e4ce30f64
 run_mounts sha256:473902fdd50c83991217f3dff2149898ccbd496e741d6977f9d25a7b476ebdd0 sha256:0f45857caf7545929b4aedb7add6d39674f51d84d4215e87e8c0a12216d62b1f
 file_chain sha256:a60a9fa90d2c55942af2ed4e60abf9827a5ab5cbe42942f11514329c48629437 sha256:bfc7736106df9a62be1b13c5ec1e4779092478caf58a9cf24a54cd51cf323da7
+sourcemap sha256:2ef3721a06f487791b3d1bcfe238bb426c5fb491d5a2f373b8ca5e6c56acd764 sha256:9f076f3d728b734cd6a6134a82686c7fe90d97cef298d16ba35f12ee1ca1afc4
 merge_diff sha256:0e71681b062024102b3eeec2b001fc4b94e633ceeb596eaa287d47dd1992e327 sha256:22ba56fd6554b81034b09ea587e0132fd1e6513c10a40f633ef586110af41aa2
 ";
 
