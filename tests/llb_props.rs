@@ -11,8 +11,16 @@ use proptest::prelude::*;
 enum Step {
     Image(u8),
     Local(u8),
-    Run { on: usize, mount: Option<usize>, n: u8 },
-    Copy { to: usize, from: usize, n: u8 },
+    Run {
+        on: usize,
+        mount: Option<usize>,
+        n: u8,
+    },
+    Copy {
+        to: usize,
+        from: usize,
+        n: u8,
+    },
     Merge(usize, usize),
     Diff(usize, usize),
 }
@@ -21,8 +29,21 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         any::<u8>().prop_map(|n| Step::Image(n % 4)),
         any::<u8>().prop_map(|n| Step::Local(n % 3)),
-        (any::<usize>(), proptest::option::of(any::<usize>()), any::<u8>()).prop_map(|(on, mount, n)| Step::Run { on, mount, n: n % 5 }),
-        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(to, from, n)| Step::Copy { to, from, n: n % 5 }),
+        (
+            any::<usize>(),
+            proptest::option::of(any::<usize>()),
+            any::<u8>()
+        )
+            .prop_map(|(on, mount, n)| Step::Run {
+                on,
+                mount,
+                n: n % 5
+            }),
+        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(to, from, n)| Step::Copy {
+            to,
+            from,
+            n: n % 5
+        }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Merge(a, b)),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Diff(a, b)),
     ]
@@ -34,16 +55,28 @@ fn build(steps: &[Step]) -> State {
         let pick = |i: usize| states[i % states.len()].clone();
         let next = match s {
             Step::Image(n) => Image::new(format!("img{n}")).finish().unwrap(),
-            Step::Local(n) => Local::new(format!("ctx{n}")).follow_paths(&["a", "b"]).finish(),
+            Step::Local(n) => Local::new(format!("ctx{n}"))
+                .follow_paths(&["a", "b"])
+                .finish(),
             Step::Run { on, mount, n } => {
-                let mut e = pick(*on).add_env("N", n.to_string()).run(["/bin/sh", "-c", &format!("step {n}")]);
+                let mut e = pick(*on).add_env("N", n.to_string()).run([
+                    "/bin/sh",
+                    "-c",
+                    &format!("step {n}"),
+                ]);
                 if let Some(m) = mount {
                     e = e.mount(Mount::bind("/m", &pick(*m)));
                 }
-                e.constraints(Constraints::new().custom_name(format!("run {n}"))).finish().unwrap().root()
+                e.constraints(Constraints::new().custom_name(format!("run {n}")))
+                    .finish()
+                    .unwrap()
+                    .root()
             }
             Step::Copy { to, from, n } => pick(*to)
-                .file(Copy::new(&pick(*from), format!("/src{n}"), "/dst/").create_dest_path(), Constraints::new())
+                .file(
+                    Copy::new(&pick(*from), format!("/src{n}"), "/dst/").create_dest_path(),
+                    Constraints::new(),
+                )
                 .unwrap(),
             Step::Merge(a, b) => merge(&[pick(*a), pick(*b)], Constraints::new()),
             Step::Diff(a, b) => diff(&pick(*a), &pick(*b), Constraints::new()),

@@ -38,7 +38,7 @@ mod state;
 
 pub use combine::{diff, merge};
 pub use error::LlbError;
-pub use exec::{CacheSharing, Exec, ExecState, Mount, Secret, Ssh};
+pub use exec::{CacheSharing, Exec, ExecState, Mount, ProxyEnv, Secret, Ssh};
 pub use file::{Chown, Copy, FileAction, FileActions, Mkdir, Mkfile, Rm, Symlink, UserRef};
 pub use marshal::{Definition, OpEntry};
 pub use source::{normalize_image_reference, Git, Http, Image, Local, ResolveMode};
