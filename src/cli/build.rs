@@ -261,7 +261,12 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         Ok(o) => o,
         Err(e) => {
             if let Some(failure) = summary.failures.first() {
-                return Err(anyhow!("failed to solve: {}: {}", failure.name, failure.error));
+                // The step's own error reads better than the solve's, but keep the hint.
+                let hint = match &e {
+                    solve::BuildError::Daemon { hint, .. } => hint.as_str(),
+                    _ => "",
+                };
+                return Err(anyhow!("failed to solve: {}: {}{hint}", failure.name, failure.error));
             }
             return Err(e.into());
         }
