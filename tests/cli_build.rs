@@ -274,7 +274,7 @@ fn two_platforms_push_an_index_and_an_oci_tarball() {
     assert_eq!(archs, ["amd64", "arm64"]);
     // Same content: the same layers per platform as the pushed image (configs differ only
     // by their creation time).
-    let mut tar_layers: Vec<(String, serde_json::Value)> = layout
+    let mut tar_layers: Vec<(String, Vec<String>)> = layout
         .manifests()
         .iter()
         .map(|m| (layout.json(m["config"]["digest"].as_str().unwrap())["architecture"].as_str().unwrap().to_string(), layer_digests(&m["layers"])))
