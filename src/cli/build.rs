@@ -273,7 +273,8 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
     };
     let response: HashMap<String, String> = outcome.exporter_response.into_iter().collect();
     progress::print_result(&response)?;
-    if response.get("containerimage.digest").is_none() && flags.outputs.is_empty() && flags.tags.is_empty() {
+    // Quiet means errors only.
+    if mode != progress::ResolvedMode::Quiet && response.get("containerimage.digest").is_none() && flags.outputs.is_empty() && flags.tags.is_empty() {
         eprintln!("bentokit: built; the result stays in the BuildKit cache (add --output type=oci,dest=image.tar, or -t NAME --push, to export it)");
     }
     Ok(())
