@@ -308,3 +308,29 @@ fn docker_tar_and_local_outputs() {
     ok(&build(&addr, ctx.path(), &["--progress=quiet", "-o", &format!("type=local,dest={}", local.display())]));
     assert_eq!(std::fs::read_to_string(local.join("data/hello.txt")).unwrap(), hello);
 }
+
+#[test]
+fn no_cache_filter_reruns_only_the_named_stage_and_no_cache_reruns_all() {
+    let Some(addr) = shared_daemon() else { return };
+    let nonce = unique("nc");
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS a\nRUN echo a-ran-{nonce} | tee /a\n\nFROM {BASE}\nRUN echo b-ran-{nonce} | tee /b\nCOPY --from=a /a /a\n"
+        ),
+    )]);
+    // A step ran when its log line (`#N 0.123 a-ran-…`) is printed.
+    let ran = |stderr: &str, what: &str| stderr.lines().any(|l| l.ends_with(&format!("{what}-ran-{nonce}")) && !l.contains("RUN"));
+    let warm = build(&addr, ctx.path(), &["--progress=plain"]);
+    ok(&warm);
+    assert!(ran(&text(&warm.stderr), "a") && ran(&text(&warm.stderr), "b"));
+
+    let filtered = build(&addr, ctx.path(), &["--progress=plain", "--no-cache-filter", "a"]);
+    ok(&filtered);
+    assert!(ran(&text(&filtered.stderr), "a"), "--no-cache-filter a must re-run stage a");
+    assert!(!ran(&text(&filtered.stderr), "b"), "--no-cache-filter a must leave the other stage cached");
+
+    let all = build(&addr, ctx.path(), &["--progress=plain", "--no-cache"]);
+    ok(&all);
+    assert!(ran(&text(&all.stderr), "a") && ran(&text(&all.stderr), "b"), "--no-cache re-runs every step");
+}
