@@ -129,6 +129,13 @@ fn missing_required_secret_is_a_clear_error() {
     assert!(err.contains("aws"), "the error must name the secret: {err}");
     assert!(err.contains("--secret id="), "the error must say how to pass it: {err}");
     assert!(!err.contains("panicked"), "{err}");
+
+    // A --secret whose file does not exist is reported as such, before anything is built.
+    let out = build(&addr, ctx.path(), &["--progress=plain", "--secret", "id=aws,src=/nonexistent/bentokit/creds"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("/nonexistent/bentokit/creds") && err.contains("id=aws"), "{err}");
+    assert!(!err.contains("#1 "), "the build must not start: {err}");
 }
 
 #[test]

@@ -132,6 +132,14 @@ pub(crate) fn read_dockerfile(path: &Path) -> anyhow::Result<Dockerfile> {
 pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Result<()> {
     let flags = &plan.flags;
     let secrets = flags.secrets.iter().map(|s| SecretSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    for s in &secrets {
+        // Like buildx: a file that is not there is the user's typo, not a missing secret.
+        if let SecretSource::File(path) = &s.source {
+            if let Err(e) = std::fs::File::open(path) {
+                bail!("--secret id={}: cannot read {}: {e}", s.id, path.display());
+            }
+        }
+    }
     let ssh = flags.ssh.iter().map(|s| SshSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     let mut exports = flags.outputs.iter().map(|s| ExportSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     solve::apply_tags_and_push(&mut exports, &flags.tags, flags.push)?;
