@@ -234,3 +234,39 @@ fn sigint_cancels_the_build_on_the_daemon_and_leaves_no_output() {
     let left: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "a cancelled build left {left:?}");
 }
+
+#[test]
+fn sigint_while_resolving_the_base_image_exits_130_and_the_daemon_lets_go() {
+    let Some(addr) = shared_daemon() else { return };
+    // A "registry" that accepts connections and never answers: the daemon's resolution of
+    // the base image hangs there until the build is cancelled.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ctx = context(&format!("FROM 127.0.0.1:{port}/bentokit/never:{}\nRUN true\n", unique("r")));
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("image.tar");
+    let mut child = build_cmd(&addr, ctx.path(), &["--progress=plain", "--output", &format!("type=oci,dest={}", dest.display())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    assert!(Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap().success());
+    let status = wait_child(&mut child);
+    let err = child_stderr(&mut child);
+    assert_eq!(status.code(), Some(130), "SIGINT must exit 130: {err}");
+    assert!(err.contains("cancel"), "{err}");
+    assert!(!dest.exists());
+    // The daemon drops the hanging resolution (reads end) once the build is cancelled.
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the daemon kept resolving after the cancel: {e}"),
+        }
+    }
+}

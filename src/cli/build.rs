@@ -170,7 +170,14 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
     let mode = flags.progress.resolve_for_stderr()?;
     let masker = SecretMasker::new(secret_values(&secrets));
 
-    let conn = super::connect(daemon).await?;
+    // One Ctrl-C listener for the whole build, so a signal between steps is not lost; before
+    // the solve starts, dropping what is under way is all the cancelling there is to do.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let conn = tokio::select! {
+        r = super::connect(daemon) => r?,
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
     let mut locals = HashMap::new();
     locals.insert("context".to_string(), plan.context.clone());
     for (name, ctx) in &plan.named_contexts {
@@ -188,7 +195,10 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         shared_key: Some(shared_key(plan.context.root())),
         metadata_file: flags.metadata_file.clone(),
     };
-    let mut build = Build::start(conn.channel.clone(), options).await?;
+    let mut build = tokio::select! {
+        r = Build::start(conn.channel.clone(), options) => r?,
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
     let status = build.take_status();
 
     let session = build.session_id().to_string();
@@ -222,7 +232,13 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         allow_security_insecure: entitlements.iter().any(|e| e == "security.insecure"),
         extra_hosts,
     };
-    let converted = match convert::convert(&plan.dockerfile, &convert_opts, &GatewayResolver(build.gateway())).await {
+    let resolver = GatewayResolver(build.gateway());
+    let converting = tokio::select! {
+        r = convert::convert(&plan.dockerfile, &convert_opts, &resolver) => r,
+        // Dropping the build cancels it (and the image resolution) on the daemon.
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
+    let converted = match converting {
         Ok(c) => c,
         Err(e) => {
             let _ = build.fail(e.message()).await;
@@ -254,7 +270,7 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         .collect();
     let outcome = tokio::select! {
         r = build.finish(results) => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = &mut interrupted => {
             // The build was dropped with the other branch: its solve is aborted, which
             // cancels it on the daemon; show what the daemon reports, briefly.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(3), forward).await;
