@@ -171,11 +171,22 @@ fn quiet_prints_only_errors_and_every_mode_prints_the_digest() {
     assert!(text(&out.stdout).is_empty());
 }
 
-/// The rawjson stream as JSON values; each must be one SolveStatus object.
+/// The rawjson stream as JSON values; each must be one SolveStatus object. Text may only
+/// follow the stream (the final error and its Dockerfile excerpt, as buildx prints them).
 fn rawjson_objects(stderr: &str) -> Vec<serde_json::Value> {
-    let json_part: String = stderr.lines().filter(|l| !l.starts_with("bentokit:") && !l.starts_with("error:")).collect::<Vec<_>>().join("\n");
-    let values: Vec<serde_json::Value> =
-        serde_json::Deserializer::from_str(&json_part).into_iter::<serde_json::Value>().collect::<Result<_, _>>().unwrap_or_else(|e| panic!("not a JSON stream: {e}\n{stderr}"));
+    let mut stream = serde_json::Deserializer::from_str(stderr).into_iter::<serde_json::Value>();
+    let mut values = Vec::new();
+    let rest = loop {
+        let offset = stream.byte_offset();
+        match stream.next() {
+            None => break "",
+            Some(Ok(v)) => values.push(v),
+            Some(Err(_)) => break &stderr[offset..],
+        }
+    };
+    let rest = rest.trim_start();
+    assert!(rest.is_empty() || rest.starts_with("Dockerfile:") || rest.starts_with("error:") || rest.starts_with("bentokit:"), "not a JSON stream:\n{stderr}");
+    assert!(!rest.contains("\n{"), "JSON after text:\n{stderr}");
     for v in &values {
         let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
         assert!(!obj.is_empty(), "an empty status message");
@@ -208,6 +219,16 @@ fn rawjson_is_one_json_object_per_status_message() {
         .collect();
     assert!(text(&logged).contains(&format!("hello-{nonce}")), "the step's log is not in the stream");
     assert!(values.iter().any(|v| v["vertexes"].as_array().is_some_and(|vs| vs.iter().any(|x| x.get("completed").is_some()))));
+
+    // A failing build: the stream still parses and carries the vertex error; exit 1.
+    let failing = context(&failing_dockerfile(&nonce));
+    let out = output(build_cmd(&addr, failing.path(), &["--progress=rawjson"]));
+    assert_eq!(out.status.code(), Some(1));
+    let values = rawjson_objects(&text(&out.stderr));
+    assert!(
+        values.iter().flat_map(|v| v["vertexes"].as_array().cloned().unwrap_or_default()).any(|v| v["error"].as_str().is_some_and(|e| e.contains("exit code: 7"))),
+        "no vertex error in the rawjson stream"
+    );
 }
 
 /// Every secret-bearing view of a build's stderr: plain text, and rawjson with the logs
@@ -248,6 +269,16 @@ fn secret_values_are_masked_in_logs_and_vertex_names() {
             assert!(stderr.contains("arg=****"), "{stderr}");
         }
     }
+    // An env= secret is masked too.
+    let env_secret = unique("envtok-s3cr3t-");
+    let env_ctx = context(&format!("FROM {BASE}\nRUN --mount=type=secret,id=tok2,target=/s echo \"env=$(cat /s)\" # {}\n", unique("e")));
+    let mut cmd = build_cmd(&addr, env_ctx.path(), &["--progress=plain", "--secret", "id=tok2,env=BENTOKIT_TEST_TOKEN"]);
+    cmd.env("BENTOKIT_TEST_TOKEN", &env_secret);
+    let out = output(cmd);
+    assert!(out.status.success());
+    assert_no_secret(&text(&out.stderr), &env_secret, false);
+    assert!(text(&out.stderr).contains("env=****"), "the env secret's value reached the step and is masked");
+
     // The same in tty mode, and when the step fails (the error block replays the logs).
     let failing = context(&format!("FROM {BASE}\nRUN --mount=type=secret,id=tok,target=/run/secrets/tok cat /run/secrets/tok && exit 3 # {}\n", unique("f")));
     let out = output(build_cmd(&addr, failing.path(), &["--progress=plain", "--secret", &secret_flag]));
@@ -302,6 +333,11 @@ fn auto_without_a_terminal_is_plain_and_buildkit_progress_is_honoured() {
         assert_eq!(code, 0, "{all}");
         assert!(!is_plain(&strip_ansi(&all)), "auto under a terminal should be tty:\n{all}");
     }
+
+    // tty without a terminal is refused with a reason, before anything is built.
+    let out = output(build_cmd(&addr, ctx.path(), &["--progress=tty"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).to_lowercase().contains("terminal"), "{}", text(&out.stderr));
 
     // A bad value is a clear error.
     let mut cmd = build_cmd(&addr, ctx.path(), &[]);
