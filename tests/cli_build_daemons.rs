@@ -204,10 +204,23 @@ async fn killing_the_daemon_mid_build_exits_1_with_a_clear_error() {
         // The orphaned exec of the daemon we killed.
         let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
     }
+    unmount_under(daemon.dir.path());
     assert_eq!(status.code(), Some(1), "{err}");
     let last = err.lines().rev().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line:\n{err}"));
     assert!(last.contains("buildkitd") || last.contains("daemon"), "the error must say the daemon went away: {last}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A SIGKILLed buildkitd leaves its running exec's rootfs mounted under its root; unmount
+/// (deepest first) so the temp dir can go.
+fn unmount_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let prefix = format!("{}/", dir.display());
+    let mut points: Vec<&str> = mounts.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|m| m.starts_with(&prefix)).collect();
+    points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in points {
+        let _ = Command::new("umount").arg(m).status();
+    }
 }
 
 #[test]
