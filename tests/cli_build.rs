@@ -77,6 +77,7 @@ fn secret_is_used_and_leaves_no_trace_in_layers_or_config() {
     std::fs::write(ctx.path().join(".dockerignore"), "creds\n").unwrap();
     let tar = ctx.path().join("image.tar");
     let meta = ctx.path().join("meta.json");
+    let cache_tag = unique("s");
     let out = build(
         &addr,
         ctx.path(),
@@ -88,6 +89,8 @@ fn secret_is_used_and_leaves_no_trace_in_layers_or_config() {
             &format!("type=oci,dest={}", tar.display()),
             "--metadata-file",
             meta.to_str().unwrap(),
+            "--cache-to",
+            &format!("type=registry,ref=localhost:5000/bentokit-clitest/secretcache:{cache_tag},mode=max"),
         ],
     );
     let stdout = ok(&out);
@@ -107,6 +110,23 @@ fn secret_is_used_and_leaves_no_trace_in_layers_or_config() {
     let config = layout.json(manifests[0]["config"]["digest"].as_str().unwrap());
     assert!(!config.to_string().contains(&secret));
     assert!(config["config"]["Env"].as_array().unwrap().iter().any(|e| e == "AFTER=1"), "{config}");
+
+    // Nor is it in the exported build cache (mode=max: every intermediate layer).
+    let repo = "http://localhost:5000/v2/bentokit-clitest/secretcache";
+    let index = curl_json(&format!("{repo}/manifests/{cache_tag}"), "application/vnd.oci.image.index.v1+json");
+    let blobs = index["manifests"].as_array().expect("a cache index");
+    assert!(blobs.len() >= 2, "{index}");
+    let mut saw_step_layer = false;
+    for desc in blobs {
+        let path = ctx.path().join("blob");
+        let digest = desc["digest"].as_str().unwrap();
+        gw::run(Command::new("curl").args(["-fsS", "-o", path.to_str().unwrap(), &format!("{repo}/blobs/{digest}")]));
+        let raw = std::fs::read(&path).unwrap();
+        let unpacked = if raw.starts_with(&[0x1f, 0x8b]) { Command::new("gzip").arg("-dc").arg(&path).output().unwrap().stdout } else { raw.clone() };
+        assert!(!contains(&raw, secret.as_bytes()) && !contains(&unpacked, secret.as_bytes()), "cache blob {digest} holds the secret");
+        saw_step_layer |= contains(&unpacked, format!("mounted-{nonce}").as_bytes());
+    }
+    assert!(saw_step_layer, "the RUN step's layer is not in the exported cache");
 
     // --metadata-file and stdout agree with the tarball.
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();

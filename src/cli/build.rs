@@ -48,10 +48,10 @@ pub struct BuildFlags {
     /// Push the tagged images.
     #[arg(long)]
     pub push: bool,
-    /// Cache source: type=registry,ref=… | type=local,src=DIR.
+    /// Cache source: type=registry,ref=….
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// Cache destination: type=registry,ref=…[,mode=max] | type=inline | type=local,dest=DIR.
+    /// Cache destination: type=registry,ref=…[,mode=max] | type=inline.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Do not use the build cache.
