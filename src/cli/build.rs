@@ -48,10 +48,10 @@ pub struct BuildFlags {
     /// Push the tagged images.
     #[arg(long)]
     pub push: bool,
-    /// Cache source: type=registry,ref=… | type=local,src=DIR.
+    /// Cache source: type=registry,ref=….
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// Cache destination: type=registry,ref=…[,mode=max] | type=inline | type=local,dest=DIR.
+    /// Cache destination: type=registry,ref=…[,mode=max] | type=inline.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Do not use the build cache.
@@ -134,6 +134,14 @@ pub(crate) fn read_dockerfile(path: &Path) -> anyhow::Result<Dockerfile> {
 pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Result<()> {
     let flags = &plan.flags;
     let secrets = flags.secrets.iter().map(|s| SecretSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    for s in &secrets {
+        // Like buildx: a file that is not there is the user's typo, not a missing secret.
+        if let SecretSource::File(path) = &s.source {
+            if let Err(e) = std::fs::File::open(path) {
+                bail!("--secret id={}: cannot read {}: {e}", s.id, path.display());
+            }
+        }
+    }
     let ssh = flags.ssh.iter().map(|s| SshSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     let mut exports = flags.outputs.iter().map(|s| ExportSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     solve::apply_tags_and_push(&mut exports, &flags.tags, flags.push)?;
@@ -164,7 +172,14 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
     let mode = flags.progress.resolve_for_stderr()?;
     let masker = SecretMasker::new(secret_values(&secrets));
 
-    let conn = super::connect(daemon).await?;
+    // One Ctrl-C listener for the whole build, so a signal between steps is not lost; before
+    // the solve starts, dropping what is under way is all the cancelling there is to do.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let conn = tokio::select! {
+        r = super::connect(daemon) => r?,
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
     let mut locals = HashMap::new();
     locals.insert("context".to_string(), plan.context.clone());
     for (name, ctx) in &plan.named_contexts {
@@ -182,7 +197,10 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         shared_key: Some(shared_key(plan.context.root())),
         metadata_file: flags.metadata_file.clone(),
     };
-    let mut build = Build::start(conn.channel.clone(), options).await?;
+    let mut build = tokio::select! {
+        r = Build::start(conn.channel.clone(), options) => r?,
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
     let status = build.take_status();
 
     if let Some(base) = &plan.check_base_user {
@@ -219,7 +237,13 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         allow_security_insecure: entitlements.iter().any(|e| e == "security.insecure"),
         extra_hosts,
     };
-    let converted = match convert::convert(&plan.dockerfile, &convert_opts, &GatewayResolver(build.gateway())).await {
+    let resolver = GatewayResolver(build.gateway());
+    let converting = tokio::select! {
+        r = convert::convert(&plan.dockerfile, &convert_opts, &resolver) => r,
+        // Dropping the build cancels it (and the image resolution) on the daemon.
+        _ = &mut interrupted => return Err(super::Cancelled.into()),
+    };
+    let converted = match converting {
         Ok(c) => c,
         Err(e) => {
             let _ = build.fail(e.message()).await;
@@ -251,7 +275,7 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         .collect();
     let outcome = tokio::select! {
         r = build.finish(results) => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = &mut interrupted => {
             // The build was dropped with the other branch: its solve is aborted, which
             // cancels it on the daemon; show what the daemon reports, briefly.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(3), forward).await;
@@ -266,14 +290,20 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         Ok(o) => o,
         Err(e) => {
             if let Some(failure) = summary.failures.first() {
-                return Err(anyhow!("failed to solve: {}: {}", failure.name, failure.error));
+                // The step's own error reads better than the solve's, but keep the hint.
+                let hint = match &e {
+                    solve::BuildError::Daemon { hint, .. } => hint.as_str(),
+                    _ => "",
+                };
+                return Err(anyhow!("failed to solve: {}: {}{hint}", failure.name, failure.error));
             }
             return Err(e.into());
         }
     };
     let response: HashMap<String, String> = outcome.exporter_response.into_iter().collect();
     progress::print_result(&response)?;
-    if response.get("containerimage.digest").is_none() && flags.outputs.is_empty() && flags.tags.is_empty() {
+    // Quiet means errors only.
+    if mode != progress::ResolvedMode::Quiet && response.get("containerimage.digest").is_none() && flags.outputs.is_empty() && flags.tags.is_empty() {
         eprintln!("bentokit: built; the result stays in the BuildKit cache (add --output type=oci,dest=image.tar, or -t NAME --push, to export it)");
     }
     Ok(())

@@ -145,7 +145,12 @@ impl Dispatcher<'_> {
                 if !is_scratch {
                     let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &HashMap::new());
                     let from_source = node.stage.map(|i| &input.df.stages[i].from.source);
+                    // As in BuildKit, the base image itself is never ignore-cache: the same
+                    // source op is shared by every stage FROM that image, so marking it for
+                    // `--no-cache-filter a` would re-run the stages not named too.
+                    let ignore_cache = std::mem::replace(&mut st.ignore_cache, false);
                     let mut c = self.constraints(&st, node.location, &name);
+                    st.ignore_cache = ignore_cache;
                     if let Some(src) = from_source {
                         c = c.description(COMMAND_DESCRIPTION, src.original.clone());
                     }
