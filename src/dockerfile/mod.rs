@@ -136,16 +136,15 @@ impl Dockerfile {
 pub fn parse(source: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
     let file: Arc<str> = Arc::from(file_name);
     let text: Arc<str> = Arc::from(source);
-    let lexed = lexer::lex(source, &file).map_err(|e| e.with_source(&text))?;
-    let escape = lexed.directives.escape_char;
     let mut meta_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
-    for raw in &lexed.instructions {
+    let lexed = lexer::lex(source, &file, |raw, escape| {
+        let location = raw.location;
         let parsed = build::build(raw, escape, &file).map_err(|e| {
-            let (line, column) = e.needle.as_deref().and_then(|n| locate(source, raw.location, n)).unwrap_or((raw.location.start_line, 1));
-            e.error.at(&file, line, column, raw.location.end_line).with_source(&text)
+            let (line, column) = e.needle.as_deref().and_then(|n| locate(source, location, n)).unwrap_or((location.start_line, 1));
+            e.error.at(&file, line, column, location.end_line)
         })?;
-        let here = |kind, msg: String| ParseError::new(kind, msg).at(&file, raw.location.start_line, 1, raw.location.end_line).with_source(&text);
+        let here = |kind, msg: String| ParseError::new(kind, msg).at(&file, location.start_line, 1, location.end_line);
         match parsed {
             build::Parsed::From(from) => {
                 if let Some(name) = &from.stage_name {
@@ -164,7 +163,9 @@ pub fn parse(source: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
                 }
             },
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| e.with_source(&text))?;
     Ok(Dockerfile { file_name: file, source: text, directives: lexed.directives, meta_args, stages, warnings: lexed.warnings })
 }
 
