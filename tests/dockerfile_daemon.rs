@@ -89,6 +89,12 @@ fn table(text: &str, header_start: &str) -> Vec<Vec<String>> {
 const EXTENSIONS: &[(&str, &str)] = &[
     ("shebang.Dockerfile", "a leading #! line is skipped before directives (v0.13 stops reading directives at it)"),
     ("bad-dup-stage.Dockerfile", "duplicate stage names are rejected (v0.13 silently lets the first one win)"),
+    ("ext-copy-parents.Dockerfile", "COPY --parents (labs-only in v0.13)"),
+    ("ext-copy-exclude.Dockerfile", "COPY/ADD --exclude (labs-only in v0.13)"),
+    ("ext-add-unpack.Dockerfile", "ADD --unpack (newer dockerfile syntax)"),
+    ("ext-secret-env.Dockerfile", "RUN --mount=type=secret,env= (newer dockerfile syntax)"),
+    ("ext-stopsignal-flag.Dockerfile", "unknown flags on STOPSIGNAL/ARG are errors (v0.13 ignores them)"),
+    ("ext-arg-flag.Dockerfile", "unknown flags on STOPSIGNAL/ARG are errors (v0.13 ignores them)"),
 ];
 
 /// Inline edge cases: (name, text). The verdict is whatever the daemon says; we must agree.
@@ -133,6 +139,12 @@ const INLINE: &[(&str, &str)] = &[
     ("bad-volume-empty", "FROM localhost:5000/base:latest\nVOLUME [\"\"]\n"),
     ("bad-expand-required", "ARG V\nFROM localhost:5000/base:latest\nWORKDIR ${V:?must be set}\n"),
     ("bad-expand-syntax", "FROM localhost:5000/base:latest\nWORKDIR ${V\n"),
+    ("ext-copy-parents", "FROM localhost:5000/base:latest\nCOPY --parents a/b /dst/\n"),
+    ("ext-copy-exclude", "FROM localhost:5000/base:latest\nCOPY --exclude=*.pyc . /app\n"),
+    ("ext-add-unpack", "FROM localhost:5000/base:latest\nADD --unpack=false a.tar.gz /x/\n"),
+    ("ext-secret-env", "FROM localhost:5000/base:latest\nRUN --mount=type=secret,id=tok,env=TOKEN true\n"),
+    ("ext-stopsignal-flag", "FROM localhost:5000/base:latest\nSTOPSIGNAL --x SIGKILL\n"),
+    ("ext-arg-flag", "FROM localhost:5000/base:latest\nARG --x A=1\n"),
 ];
 
 struct Verdict {

@@ -51,29 +51,30 @@ struct NodeArgs {
     json: bool,
 }
 
-fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<NodeArgs, ParseError> {
+/// Takes the argument text by value so the common single-string shapes need no copy.
+fn node_args(keyword_lc: &str, rest: String, escape: char) -> std::result::Result<NodeArgs, ParseError> {
     let plain = |args: Vec<String>| NodeArgs { args, json: false };
     Ok(match keyword_lc {
         "cmd" | "entrypoint" | "run" | "shell" => {
             if rest.is_empty() {
                 plain(Vec::new())
             } else {
-                match parse_json(rest)? {
+                match parse_json(&rest)? {
                     Json::Array(args) => NodeArgs { args, json: true },
-                    Json::NotJson => plain(vec![rest.to_string()]),
+                    Json::NotJson => plain(vec![rest]),
                 }
             }
         }
-        "add" | "copy" | "volume" => match parse_json(rest)? {
+        "add" | "copy" | "volume" => match parse_json(&rest)? {
             Json::Array(args) => NodeArgs { args, json: true },
             Json::NotJson if rest.is_empty() => plain(Vec::new()),
-            Json::NotJson => plain(split_ws(rest)),
+            Json::NotJson => plain(split_ws(&rest)),
         },
-        "expose" | "from" => plain(if rest.is_empty() { Vec::new() } else { split_ws(rest) }),
-        "maintainer" | "stopsignal" | "user" | "workdir" => plain(if rest.is_empty() { Vec::new() } else { vec![rest.to_string()] }),
-        "arg" => plain(parse_words(rest, escape)),
+        "expose" | "from" => plain(if rest.is_empty() { Vec::new() } else { split_ws(&rest) }),
+        "maintainer" | "stopsignal" | "user" | "workdir" => plain(if rest.is_empty() { Vec::new() } else { vec![rest] }),
+        "arg" => plain(parse_words(&rest, escape)),
         "env" | "label" => {
-            let pairs = parse_name_value(rest, &keyword_lc.to_ascii_uppercase(), escape)?;
+            let pairs = parse_name_value(&rest, if keyword_lc == "env" { "ENV" } else { "LABEL" }, escape)?;
             plain(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
         }
         "healthcheck" => {
@@ -81,7 +82,7 @@ fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<
             if sep == 0 {
                 plain(Vec::new())
             } else {
-                let cmd = node_args("cmd", rest[sep..].trim_start(), escape)?;
+                let cmd = node_args("cmd", rest[sep..].trim_start().to_string(), escape)?;
                 NodeArgs { args: std::iter::once(rest[..sep].to_string()).chain(cmd.args).collect(), json: cmd.json }
             }
         }
@@ -89,8 +90,8 @@ fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<
             if rest.is_empty() {
                 plain(Vec::new())
             } else {
-                let (keyword, _, child_rest) = split_command(rest);
-                let child = node_args(&keyword.to_ascii_lowercase(), &child_rest, escape)?;
+                let (keyword, _, child_rest) = split_command(&rest);
+                let child = node_args(&keyword.to_ascii_lowercase(), child_rest, escape)?;
                 plain(std::iter::once(keyword).chain(child.args).collect())
             }
         }
@@ -161,7 +162,7 @@ pub(crate) fn build(mut raw: RawInstruction, escape: char, file: &Arc<str>) -> R
         let msg = with_suggestion(format!("unknown instruction: {}", raw.keyword), &raw.keyword, &upper, false);
         return fail(ErrorKind::UnknownInstruction, msg);
     };
-    let node = node_args(keyword_lc, &raw.args, escape)?;
+    let node = node_args(keyword_lc, std::mem::take(&mut raw.args), escape)?;
     let source = source_info(&mut raw, file);
     build_typed(keyword_lc, &mut raw, node, source)
 }
