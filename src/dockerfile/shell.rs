@@ -466,11 +466,15 @@ impl Pattern {
     }
 
     /// End of the preferred match of the tokens starting at `start` (leftmost-first, the
-    /// way Go's backtracking preference picks it), memoising failures to stay O(n·m).
-    fn match_at(&self, text: &[char], start: usize) -> Option<usize> {
-        let width = text.len() + 1;
-        let mut failed = vec![false; (self.tokens.len() + 1) * width];
-        self.match_from(text, 0, start, &mut failed, width)
+    /// way Go's backtracking preference picks it). `failed` memoises (token, position)
+    /// pairs that cannot lead to a match; they do not depend on `start`, so callers share
+    /// one table across start positions and the whole search stays O(n·m).
+    fn match_at(&self, text: &[char], start: usize, failed: &mut [bool]) -> Option<usize> {
+        self.match_from(text, 0, start, failed, text.len() + 1)
+    }
+
+    fn memo(&self, text: &[char]) -> Vec<bool> {
+        vec![false; (self.tokens.len() + 1) * (text.len() + 1)]
     }
 
     fn match_from(&self, text: &[char], t: usize, i: usize, failed: &mut [bool], width: usize) -> Option<usize> {
@@ -503,7 +507,7 @@ impl Pattern {
 
     fn trim_prefix(&self, value: &str) -> String {
         let text: Vec<char> = value.chars().collect();
-        match self.match_at(&text, 0) {
+        match self.match_at(&text, 0, &mut self.memo(&text)) {
             Some(end) => text[end..].iter().collect(),
             None => value.to_string(),
         }
@@ -512,21 +516,22 @@ impl Pattern {
     fn trim_suffix(&self, value: &str) -> String {
         let reversed = Pattern { tokens: self.tokens.iter().rev().cloned().collect(), greedy: self.greedy };
         let text: Vec<char> = value.chars().rev().collect();
-        match reversed.match_at(&text, 0) {
+        match reversed.match_at(&text, 0, &mut reversed.memo(&text)) {
             Some(end) => text[end..].iter().rev().collect(),
             None => value.to_string(),
         }
     }
 
-    fn find(&self, text: &[char], from: usize) -> Option<(usize, usize)> {
-        (from..=text.len()).find_map(|s| self.match_at(text, s).map(|e| (s, e)))
+    fn find(&self, text: &[char], from: usize, failed: &mut [bool]) -> Option<(usize, usize)> {
+        (from..=text.len()).find_map(|s| self.match_at(text, s, failed).map(|e| (s, e)))
     }
 
     /// Go's `ReplaceAllString` / single replacement, replacement taken literally.
     fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
         let text: Vec<char> = value.chars().collect();
+        let mut failed = self.memo(&text);
         if !all {
-            return match self.find(&text, 0) {
+            return match self.find(&text, 0, &mut failed) {
                 Some((s, e)) => text[..s].iter().collect::<String>() + replacement + &text[e..].iter().collect::<String>(),
                 None => value.to_string(),
             };
@@ -534,7 +539,7 @@ impl Pattern {
         let mut out = String::new();
         let (mut search, mut last_end) = (0usize, 0usize);
         while search <= text.len() {
-            let Some((s, e)) = self.find(&text, search) else { break };
+            let Some((s, e)) = self.find(&text, search, &mut failed) else { break };
             out.extend(&text[last_end..s]);
             if e > last_end || s == 0 {
                 out.push_str(replacement);
