@@ -267,16 +267,14 @@ pub(crate) fn lex(
 
 /// RUN, COPY and ADD in shell form (also as an ONBUILD trigger) may carry heredocs.
 fn can_contain_heredoc(keyword: &str, args: &str) -> bool {
-    let (keyword, args) = if keyword.eq_ignore_ascii_case("onbuild") {
+    if keyword.eq_ignore_ascii_case("onbuild") {
         let (k, _, a) = split_command(args);
-        (k, a)
-    } else {
-        (keyword.to_string(), args.to_string())
-    };
+        return !k.eq_ignore_ascii_case("onbuild") && can_contain_heredoc(&k, &a);
+    }
     if !["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k)) {
         return false;
     }
-    !matches!(parse_json(&args), Ok(Json::Array(_)))
+    !matches!(parse_json(args), Ok(Json::Array(_)))
 }
 
 /// Heredoc openers on a line: every word (quotes and escapes kept) shaped like
