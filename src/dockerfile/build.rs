@@ -123,7 +123,7 @@ fn at_least_one(keyword: &str, args: &[String]) -> Result<()> {
 
 fn key_values(keyword: &str, args: Vec<String>) -> Result<Vec<KeyValue>> {
     at_least_one(keyword, &args)?;
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return fail(ErrorKind::Arguments, format!("Bad input to {keyword}, too many arguments"));
     }
     let mut out = Vec::with_capacity(args.len() / 2);
