@@ -91,6 +91,10 @@ fn node_args(keyword_lc: &str, rest: String, escape: char) -> std::result::Resul
                 plain(Vec::new())
             } else {
                 let (keyword, _, child_rest) = split_command(&rest);
+                // `ONBUILD ONBUILD …` is rejected later; not recursing keeps the depth bounded.
+                if keyword.eq_ignore_ascii_case("onbuild") {
+                    return Ok(plain(vec![keyword]));
+                }
                 let child = node_args(&keyword.to_ascii_lowercase(), child_rest, escape)?;
                 plain(std::iter::once(keyword).chain(child.args).collect())
             }
