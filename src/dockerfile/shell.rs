@@ -130,6 +130,10 @@ struct State<'a> {
 /// Deeper `${a:-${b:-…}}` nesting than any real Dockerfile needs.
 const MAX_DEPTH: usize = 64;
 
+/// Nested `${v//p/${v//p/…}}` multiplies the output at every level; past this size the
+/// word is rejected instead of eating all memory.
+const MAX_REPLACE_OUTPUT: usize = 1 << 20;
+
 #[derive(Default)]
 struct Words {
     word: String,
@@ -411,7 +415,7 @@ impl State<'_> {
                     return Ok(String::new());
                 };
                 let compiled = Pattern::parse(&pattern, true).map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
-                Ok(compiled.replace(&value, &replacement, replace_all))
+                compiled.replace(&value, &replacement, replace_all)
             }
             _ => Err(format!("unsupported modifier ({modifier}) in substitution")),
         }
@@ -545,14 +549,14 @@ impl Pattern {
     }
 
     /// Go's `ReplaceAllString` / single replacement, replacement taken literally.
-    fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
+    fn replace(&self, value: &str, replacement: &str, all: bool) -> Result<String, String> {
         let text: Vec<char> = value.chars().collect();
         let ends = self.match_ends(&text);
         if !all {
-            return match Self::find(&ends, 0) {
+            return Ok(match Self::find(&ends, 0) {
                 Some((s, e)) => text[..s].iter().collect::<String>() + replacement + &text[e..].iter().collect::<String>(),
                 None => value.to_string(),
-            };
+            });
         }
         let mut out = String::new();
         let (mut search, mut last_end) = (0usize, 0usize);
@@ -561,12 +565,15 @@ impl Pattern {
             out.extend(&text[last_end..s]);
             if e > last_end || s == 0 {
                 out.push_str(replacement);
+                if out.len() > MAX_REPLACE_OUTPUT {
+                    return Err(format!("substitution result larger than {MAX_REPLACE_OUTPUT} bytes"));
+                }
             }
             last_end = e;
             search = if search + 1 > e { search + 1 } else { e };
         }
         out.extend(&text[last_end.min(text.len())..]);
-        out
+        Ok(out)
     }
 }
 
@@ -665,6 +672,14 @@ mod tests {
         let lex = Lexer::new('\\');
         assert_eq!(lex.process_word(&format!("${{V##{pattern}}}"), &e).unwrap(), "b");
         assert_eq!(lex.process_word(&format!("${{V%%{pattern}}}"), &e).unwrap(), "ab".repeat(1_500));
+    }
+
+    #[test]
+    fn multiplying_replacements_are_bounded() {
+        let e: Vec<(String, String)> = vec![("P".into(), "abcdefghijklmnopqrstuvwxyz0123456789".into())];
+        let word = (0..6).fold("x".to_string(), |inner, _| format!("${{P//?/{inner}}}"));
+        let err = Lexer::new('\\').process_word(&word, &e).unwrap_err();
+        assert!(err.message().contains("larger than"), "{}", err.message());
     }
 
     #[test]
