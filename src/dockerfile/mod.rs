@@ -25,6 +25,15 @@
 //! **Errors** are [`ParseError`]s with a [`ErrorKind`], a [`Span`] (file, line, column) and
 //! the end line; [`ParseError::render`] prints BuildKit's snippet (`Dockerfile:12`, context,
 //! `>>>`). This module never prints, never touches the file system, never runs anything.
+//!
+//! **Where we differ from the v0.13 frontend on purpose** (tests/dockerfile_daemon.rs
+//! checks each against the real daemon): a leading `#!` line does not end the directive
+//! block; `# check=` is a directive; duplicate stage names and flags on ARG/STOPSIGNAL are
+//! errors; newer syntax is accepted (`COPY --parents`, `--exclude`, `ADD --unpack`,
+//! symbolic `--chmod`, secret mounts with `env=`); `${v%}`/`${v#}` with an empty pattern
+//! leave `v` alone (Go panics); `${v//p/r}` takes `r` literally; `${…}` nesting is capped at
+//! 64 levels and a multiplying `${v//p/…}` at 1 MiB of output; lines are not limited to
+//! 64 KiB.
 
 mod build;
 mod error;
