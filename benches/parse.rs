@@ -2,8 +2,9 @@
 //! mounts, JSON and ENV forms. Reports lines/s (criterion throughput in "elements").
 //! Run: `cargo bench --bench parse` (sizes 1k, 10k, 100k lines show linearity), or
 //! `BENTOKIT_BENCH_CPU=1 cargo bench --bench parse` for lines per CPU-second (meaningful on
-//! a loaded machine). Measured 2026-11-29 on the shared 2-core box (load ~12):
-//! ~1.5 M lines/s on CPU at 1k and 10k lines, ~1.2 M at 100k (≈650–800 ns/line).
+//! a loaded machine). Measured 2026-11-29 on the shared 2-core box (load ~11):
+//! 1.64 M lines/s on CPU at 1.5k lines, 1.72 M at 14k, 1.25 M at 138k (580–800 ns/line;
+//! the big file no longer fits in cache). Wall-clock halves that under this load.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
