@@ -51,29 +51,30 @@ struct NodeArgs {
     json: bool,
 }
 
-fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<NodeArgs, ParseError> {
+/// Takes the argument text by value so the common single-string shapes need no copy.
+fn node_args(keyword_lc: &str, rest: String, escape: char) -> std::result::Result<NodeArgs, ParseError> {
     let plain = |args: Vec<String>| NodeArgs { args, json: false };
     Ok(match keyword_lc {
         "cmd" | "entrypoint" | "run" | "shell" => {
             if rest.is_empty() {
                 plain(Vec::new())
             } else {
-                match parse_json(rest)? {
+                match parse_json(&rest)? {
                     Json::Array(args) => NodeArgs { args, json: true },
-                    Json::NotJson => plain(vec![rest.to_string()]),
+                    Json::NotJson => plain(vec![rest]),
                 }
             }
         }
-        "add" | "copy" | "volume" => match parse_json(rest)? {
+        "add" | "copy" | "volume" => match parse_json(&rest)? {
             Json::Array(args) => NodeArgs { args, json: true },
             Json::NotJson if rest.is_empty() => plain(Vec::new()),
-            Json::NotJson => plain(split_ws(rest)),
+            Json::NotJson => plain(split_ws(&rest)),
         },
-        "expose" | "from" => plain(if rest.is_empty() { Vec::new() } else { split_ws(rest) }),
-        "maintainer" | "stopsignal" | "user" | "workdir" => plain(if rest.is_empty() { Vec::new() } else { vec![rest.to_string()] }),
-        "arg" => plain(parse_words(rest, escape)),
+        "expose" | "from" => plain(if rest.is_empty() { Vec::new() } else { split_ws(&rest) }),
+        "maintainer" | "stopsignal" | "user" | "workdir" => plain(if rest.is_empty() { Vec::new() } else { vec![rest] }),
+        "arg" => plain(parse_words(&rest, escape)),
         "env" | "label" => {
-            let pairs = parse_name_value(rest, &keyword_lc.to_ascii_uppercase(), escape)?;
+            let pairs = parse_name_value(&rest, if keyword_lc == "env" { "ENV" } else { "LABEL" }, escape)?;
             plain(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
         }
         "healthcheck" => {
@@ -81,7 +82,7 @@ fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<
             if sep == 0 {
                 plain(Vec::new())
             } else {
-                let cmd = node_args("cmd", rest[sep..].trim_start(), escape)?;
+                let cmd = node_args("cmd", rest[sep..].trim_start().to_string(), escape)?;
                 NodeArgs { args: std::iter::once(rest[..sep].to_string()).chain(cmd.args).collect(), json: cmd.json }
             }
         }
@@ -89,8 +90,12 @@ fn node_args(keyword_lc: &str, rest: &str, escape: char) -> std::result::Result<
             if rest.is_empty() {
                 plain(Vec::new())
             } else {
-                let (keyword, _, child_rest) = split_command(rest);
-                let child = node_args(&keyword.to_ascii_lowercase(), &child_rest, escape)?;
+                let (keyword, _, child_rest) = split_command(&rest);
+                // `ONBUILD ONBUILD …` is rejected later; not recursing keeps the depth bounded.
+                if keyword.eq_ignore_ascii_case("onbuild") {
+                    return Ok(plain(vec![keyword]));
+                }
+                let child = node_args(&keyword.to_ascii_lowercase(), child_rest, escape)?;
                 plain(std::iter::once(keyword).chain(child.args).collect())
             }
         }
@@ -102,8 +107,8 @@ fn parse_flags(raw: &RawInstruction, declared: &[(&'static str, FlagType)]) -> R
     Flags::parse(&raw.flags, declared).map_err(|e| BuildError { error: e.error, needle: Some(format!("--{}", e.flag)) })
 }
 
-fn source_info(raw: &RawInstruction, file: &Arc<str>) -> SourceInfo {
-    SourceInfo { file: file.clone(), location: raw.location, original: raw.original.clone(), comments: raw.comments.clone() }
+fn source_info(raw: &mut RawInstruction, file: &Arc<str>) -> SourceInfo {
+    SourceInfo { file: file.clone(), location: raw.location, original: std::mem::take(&mut raw.original), comments: std::mem::take(&mut raw.comments) }
 }
 
 fn exactly_one(keyword: &str, args: &[String]) -> Result<String> {
@@ -120,20 +125,27 @@ fn at_least_one(keyword: &str, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn key_values(keyword: &str, args: &[String]) -> Result<Vec<KeyValue>> {
-    at_least_one(keyword, args)?;
-    args.chunks(2)
-        .map(|pair| match pair {
-            [k, _] if k.is_empty() => fail(ErrorKind::Arguments, format!("{keyword} names can not be blank")),
-            [k, v] => Ok(KeyValue { key: k.clone(), value: v.clone() }),
-            _ => fail(ErrorKind::Arguments, format!("Bad input to {keyword}, too many arguments")),
-        })
-        .collect()
+fn key_values(keyword: &str, args: Vec<String>) -> Result<Vec<KeyValue>> {
+    at_least_one(keyword, &args)?;
+    if !args.len().is_multiple_of(2) {
+        return fail(ErrorKind::Arguments, format!("Bad input to {keyword}, too many arguments"));
+    }
+    let mut out = Vec::with_capacity(args.len() / 2);
+    let mut it = args.into_iter();
+    while let (Some(key), Some(value)) = (it.next(), it.next()) {
+        if key.is_empty() {
+            return fail(ErrorKind::Arguments, format!("{keyword} names can not be blank"));
+        }
+        out.push(KeyValue { key, value });
+    }
+    Ok(out)
 }
 
-fn command_line(node: &NodeArgs) -> CommandLine {
+fn command_line(node: NodeArgs) -> CommandLine {
     if node.json {
-        CommandLine::Exec(node.args.clone())
+        CommandLine::Exec(node.args)
+    } else if node.args.len() == 1 {
+        CommandLine::Shell(node.args.into_iter().next().unwrap_or_default())
     } else {
         CommandLine::Shell(node.args.join(" "))
     }
@@ -147,27 +159,30 @@ fn comment_for(comments: &[String], name: &str) -> String {
     comments.iter().find_map(|c| c.strip_prefix(&prefix)).unwrap_or("").to_string()
 }
 
-pub(crate) fn build(raw: &RawInstruction, escape: char, file: &Arc<str>) -> Result<Parsed> {
-    let keyword_lc = raw.keyword.to_ascii_lowercase();
-    if !INSTRUCTIONS.contains(&keyword_lc.as_str()) {
+pub(crate) fn build(mut raw: RawInstruction, escape: char, file: &Arc<str>) -> Result<Parsed> {
+    let Some(keyword_lc) = INSTRUCTIONS.iter().copied().find(|k| raw.keyword.eq_ignore_ascii_case(k)) else {
         let upper: Vec<String> = INSTRUCTIONS.iter().map(|s| s.to_ascii_uppercase()).collect();
         let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
         let msg = with_suggestion(format!("unknown instruction: {}", raw.keyword), &raw.keyword, &upper, false);
         return fail(ErrorKind::UnknownInstruction, msg);
-    }
-    let node = node_args(&keyword_lc, &raw.args, escape)?;
+    };
+    let node = node_args(keyword_lc, std::mem::take(&mut raw.args), escape)?;
+    let source = source_info(&mut raw, file);
+    build_typed(keyword_lc, &mut raw, node, source)
+}
+
+fn build_typed(keyword_lc: &str, raw: &mut RawInstruction, node: NodeArgs, source: SourceInfo) -> Result<Parsed> {
     let args = &node.args;
-    let source = source_info(raw, file);
     let none: &[(&str, FlagType)] = &[];
-    let instruction = match keyword_lc.as_str() {
+    let instruction = match keyword_lc {
         "from" => return build_from(raw, args, source).map(Parsed::From),
         "env" => {
             parse_flags(raw, none)?;
-            Instruction::Env(Env { pairs: key_values("ENV", args)?, source })
+            Instruction::Env(Env { pairs: key_values("ENV", node.args)?, source })
         }
         "label" => {
             parse_flags(raw, none)?;
-            Instruction::Label(Label { pairs: key_values("LABEL", args)?, source })
+            Instruction::Label(Label { pairs: key_values("LABEL", node.args)?, source })
         }
         "maintainer" => {
             let maintainer = exactly_one("MAINTAINER", args)?;
@@ -219,18 +234,18 @@ pub(crate) fn build(raw: &RawInstruction, escape: char, file: &Arc<str>) -> Resu
                     Some((k, v)) => (k.to_string(), Some(v.to_string())),
                     None => (word.clone(), None),
                 };
-                let comment = comment_for(&raw.comments, &key);
+                let comment = comment_for(&source.comments, &key);
                 defs.push(ArgDef { key, default, comment });
             }
             Instruction::Arg(Arg { args: defs, source })
         }
         "cmd" => {
             parse_flags(raw, none)?;
-            Instruction::Cmd(Cmd { command: command_line(&node), source })
+            Instruction::Cmd(Cmd { command: command_line(node), source })
         }
         "entrypoint" => {
             parse_flags(raw, none)?;
-            let command = (!args.is_empty()).then(|| command_line(&node));
+            let command = (!args.is_empty()).then(|| command_line(node));
             Instruction::Entrypoint(Entrypoint { command, source })
         }
         "shell" => {
@@ -239,12 +254,12 @@ pub(crate) fn build(raw: &RawInstruction, escape: char, file: &Arc<str>) -> Resu
             if !node.json {
                 return fail(ErrorKind::Syntax, "SHELL requires the arguments to be in JSON form");
             }
-            Instruction::Shell(Shell { shell: args.clone(), source })
+            Instruction::Shell(Shell { shell: node.args, source })
         }
-        "run" => build_run(raw, &node, source)?,
+        "run" => build_run(raw, node, source)?,
         "copy" => build_copy(raw, args, source)?,
         "add" => build_add(raw, args, source)?,
-        "healthcheck" => build_healthcheck(raw, &node, source)?,
+        "healthcheck" => build_healthcheck(raw, node, source)?,
         "onbuild" => {
             at_least_one("ONBUILD", args)?;
             parse_flags(raw, none)?;
@@ -254,7 +269,7 @@ pub(crate) fn build(raw: &RawInstruction, escape: char, file: &Arc<str>) -> Resu
                 "MAINTAINER" | "FROM" => return fail(ErrorKind::InvalidValue, format!("{trigger} isn't allowed as an ONBUILD trigger")),
                 _ => {}
             }
-            let trimmed = raw.original.trim_start();
+            let trimmed = source.original.trim_start();
             let mut expression = trimmed.get(7..).unwrap_or("").trim_start().to_string();
             for doc in &raw.heredocs {
                 expression.push('\n');
@@ -285,7 +300,7 @@ fn build_from(raw: &RawInstruction, args: &[String], source: SourceInfo) -> Resu
     Ok(From { base: args[0].clone(), stage_name, platform: flags.string("platform"), source })
 }
 
-fn build_run(raw: &RawInstruction, node: &NodeArgs, source: SourceInfo) -> Result<Instruction> {
+fn build_run(raw: &mut RawInstruction, node: NodeArgs, source: SourceInfo) -> Result<Instruction> {
     let flags = parse_flags(raw, &[("mount", FlagType::List), ("network", FlagType::String), ("security", FlagType::String)])?;
     let mut mounts = Vec::new();
     for text in flags.list("mount") {
@@ -305,7 +320,7 @@ fn build_run(raw: &RawInstruction, node: &NodeArgs, source: SourceInfo) -> Resul
     };
     Ok(Instruction::Run(Run {
         command: command_line(node),
-        heredocs: raw.heredocs.clone(),
+        heredocs: std::mem::take(&mut raw.heredocs),
         mounts,
         network,
         security,
@@ -347,7 +362,7 @@ fn chmod_flag(flags: &Flags) -> Result<Option<Chmod>> {
     }
 }
 
-fn build_copy(raw: &RawInstruction, args: &[String], source: SourceInfo) -> Result<Instruction> {
+fn build_copy(raw: &mut RawInstruction, args: &[String], source: SourceInfo) -> Result<Instruction> {
     let (sources, inline_sources, dest) = sources_and_dest(raw, "COPY", args)?;
     let flags = parse_flags(
         raw,
@@ -374,7 +389,7 @@ fn build_copy(raw: &RawInstruction, args: &[String], source: SourceInfo) -> Resu
     }))
 }
 
-fn build_add(raw: &RawInstruction, args: &[String], source: SourceInfo) -> Result<Instruction> {
+fn build_add(raw: &mut RawInstruction, args: &[String], source: SourceInfo) -> Result<Instruction> {
     let (sources, inline_sources, dest) = sources_and_dest(raw, "ADD", args)?;
     let flags = parse_flags(
         raw,
@@ -412,7 +427,7 @@ fn build_add(raw: &RawInstruction, args: &[String], source: SourceInfo) -> Resul
     }))
 }
 
-fn build_healthcheck(raw: &RawInstruction, node: &NodeArgs, source: SourceInfo) -> Result<Instruction> {
+fn build_healthcheck(raw: &mut RawInstruction, node: NodeArgs, source: SourceInfo) -> Result<Instruction> {
     let args = &node.args;
     at_least_one("HEALTHCHECK", args)?;
     let flags = parse_flags(
@@ -451,7 +466,7 @@ fn build_healthcheck(raw: &RawInstruction, node: &NodeArgs, source: SourceInfo) 
                 },
             };
             HealthcheckKind::Check {
-                test: command_line(&rest),
+                test: command_line(rest),
                 interval: duration("interval")?,
                 timeout: duration("timeout")?,
                 start_period: duration("start-period")?,

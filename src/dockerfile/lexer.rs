@@ -75,7 +75,6 @@ pub(crate) struct RawInstruction {
 
 pub(crate) struct Lexed {
     pub directives: Directives,
-    pub instructions: Vec<RawInstruction>,
     pub warnings: Vec<Warning>,
 }
 
@@ -137,12 +136,18 @@ fn is_comment(line: &str) -> bool {
     trim_newline(line).trim_start().starts_with('#')
 }
 
-pub(crate) fn lex(source: &str, file: &Arc<str>) -> Result<Lexed, ParseError> {
+/// Reads `source` and hands each logical line to `sink` (with the escape character in
+/// effect) as soon as it is complete, so parsing streams in one pass.
+pub(crate) fn lex(
+    source: &str,
+    file: &Arc<str>,
+    mut sink: impl FnMut(RawInstruction, char) -> Result<(), ParseError>,
+) -> Result<Lexed, ParseError> {
     let source = source.strip_prefix('\u{FEFF}').unwrap_or(source);
     let mut lines = source.split_inclusive('\n').peekable();
     let mut directives = Directives { syntax: None, escape: None, check: None, escape_char: '\\' };
     let mut parser = DirectiveParser { done: false };
-    let mut instructions = Vec::new();
+    let mut count = 0usize;
     let mut warnings = Vec::new();
     let mut comments: Vec<String> = Vec::new();
     let mut current_line = 0usize;
@@ -242,7 +247,8 @@ pub(crate) fn lex(source: &str, file: &Arc<str>) -> Result<Lexed, ParseError> {
                 heredocs.push(doc);
             }
         }
-        instructions.push(RawInstruction {
+        count += 1;
+        let raw = RawInstruction {
             keyword,
             flags,
             args,
@@ -250,26 +256,25 @@ pub(crate) fn lex(source: &str, file: &Arc<str>) -> Result<Lexed, ParseError> {
             location: Location { start_line, end_line: current_line },
             heredocs,
             comments: std::mem::take(&mut comments),
-        });
+        };
+        sink(raw, escape)?;
     }
-    if instructions.is_empty() {
+    if count == 0 {
         return Err(err_at(ParseError::new(ErrorKind::Empty, "file with no instructions"), current_line.max(1), current_line.max(1)));
     }
-    Ok(Lexed { directives, instructions, warnings })
+    Ok(Lexed { directives, warnings })
 }
 
 /// RUN, COPY and ADD in shell form (also as an ONBUILD trigger) may carry heredocs.
 fn can_contain_heredoc(keyword: &str, args: &str) -> bool {
-    let (keyword, args) = if keyword.eq_ignore_ascii_case("onbuild") {
+    if keyword.eq_ignore_ascii_case("onbuild") {
         let (k, _, a) = split_command(args);
-        (k, a)
-    } else {
-        (keyword.to_string(), args.to_string())
-    };
+        return !k.eq_ignore_ascii_case("onbuild") && can_contain_heredoc(&k, &a);
+    }
     if !["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k)) {
         return false;
     }
-    !matches!(parse_json(&args), Ok(Json::Array(_)))
+    !matches!(parse_json(args), Ok(Json::Array(_)))
 }
 
 /// Heredoc openers on a line: every word (quotes and escapes kept) shaped like
@@ -325,8 +330,23 @@ pub(crate) fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, ParseError> {
 mod tests {
     use super::*;
 
-    fn lex_ok(src: &str) -> Lexed {
-        lex(src, &Arc::from("Dockerfile")).unwrap()
+    struct Out {
+        directives: Directives,
+        instructions: Vec<RawInstruction>,
+        warnings: Vec<Warning>,
+    }
+
+    fn lex_all(src: &str) -> Result<Out, ParseError> {
+        let mut instructions = Vec::new();
+        let l = lex(src, &Arc::from("Dockerfile"), |raw, _| {
+            instructions.push(raw);
+            Ok(())
+        })?;
+        Ok(Out { directives: l.directives, instructions, warnings: l.warnings })
+    }
+
+    fn lex_ok(src: &str) -> Out {
+        lex_all(src).unwrap()
     }
 
     #[test]
@@ -347,8 +367,8 @@ mod tests {
         let l = lex_ok("FROM x\n# escape=`\nRUN a `\nRUN b\n");
         assert_eq!(l.directives.escape_char, '\\');
         assert_eq!(l.instructions.len(), 3);
-        assert!(lex(&"# escape=\\\n# escape=`\nFROM x\n", &Arc::from("D")).is_err());
-        assert!(lex(&"# escape=x\nFROM x\n", &Arc::from("D")).is_err());
+        assert!(lex_all("# escape=\\\n# escape=`\nFROM x\n").is_err());
+        assert!(lex_all("# escape=x\nFROM x\n").is_err());
         let l = lex_ok("#!/usr/bin/env buildctl\n# escape=`\nFROM x\n");
         assert_eq!(l.directives.escape_char, '`');
         assert_eq!(l.instructions[0].location.start_line, 3);
@@ -363,7 +383,7 @@ mod tests {
         assert_eq!((docs[1].name.as_str(), docs[1].expand, docs[1].chomp), ("END", false, true));
         assert_eq!(docs[1].body(), "x\n");
         assert_eq!(l.instructions[0].location.end_line, 5);
-        assert!(lex(&"RUN <<EOF\nnever\n", &Arc::from("D")).is_err());
+        assert!(lex_all("RUN <<EOF\nnever\n").is_err());
         let l = lex_ok("RUN [\"<<EOF\"]\nEOF\n");
         assert_eq!(l.instructions.len(), 2);
         assert_eq!(parse_heredoc("3<<\"E F\"").unwrap().unwrap().file_descriptor, 3);

@@ -25,6 +25,15 @@
 //! **Errors** are [`ParseError`]s with a [`ErrorKind`], a [`Span`] (file, line, column) and
 //! the end line; [`ParseError::render`] prints BuildKit's snippet (`Dockerfile:12`, context,
 //! `>>>`). This module never prints, never touches the file system, never runs anything.
+//!
+//! **Where we differ from the v0.13 frontend on purpose** (tests/dockerfile_daemon.rs
+//! checks each against the real daemon): a leading `#!` line does not end the directive
+//! block; `# check=` is a directive; duplicate stage names and flags on ARG/STOPSIGNAL are
+//! errors; newer syntax is accepted (`COPY --parents`, `--exclude`, `ADD --unpack`,
+//! symbolic `--chmod`, secret mounts with `env=`); `${v%}`/`${v#}` with an empty pattern
+//! leave `v` alone (Go panics); `${v//p/r}` takes `r` literally; `${…}` nesting is capped at
+//! 64 levels and a multiplying `${v//p/…}` at 1 MiB of output; lines are not limited to
+//! 64 KiB.
 
 mod build;
 mod error;
@@ -136,16 +145,15 @@ impl Dockerfile {
 pub fn parse(source: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
     let file: Arc<str> = Arc::from(file_name);
     let text: Arc<str> = Arc::from(source);
-    let lexed = lexer::lex(source, &file).map_err(|e| e.with_source(&text))?;
-    let escape = lexed.directives.escape_char;
     let mut meta_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
-    for raw in &lexed.instructions {
+    let lexed = lexer::lex(source, &file, |raw, escape| {
+        let location = raw.location;
         let parsed = build::build(raw, escape, &file).map_err(|e| {
-            let (line, column) = e.needle.as_deref().and_then(|n| locate(source, raw.location, n)).unwrap_or((raw.location.start_line, 1));
-            e.error.at(&file, line, column, raw.location.end_line).with_source(&text)
+            let (line, column) = e.needle.as_deref().and_then(|n| locate(source, location, n)).unwrap_or((location.start_line, 1));
+            e.error.at(&file, line, column, location.end_line)
         })?;
-        let here = |kind, msg: String| ParseError::new(kind, msg).at(&file, raw.location.start_line, 1, raw.location.end_line).with_source(&text);
+        let here = |kind, msg: String| ParseError::new(kind, msg).at(&file, location.start_line, 1, location.end_line);
         match parsed {
             build::Parsed::From(from) => {
                 if let Some(name) = &from.stage_name {
@@ -164,7 +172,9 @@ pub fn parse(source: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
                 }
             },
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| e.with_source(&text))?;
     Ok(Dockerfile { file_name: file, source: text, directives: lexed.directives, meta_args, stages, warnings: lexed.warnings })
 }
 

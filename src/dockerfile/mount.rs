@@ -53,6 +53,9 @@ pub struct RawMount {
     pub fields: Vec<String>,
 }
 
+/// Checks or expands one field value: `None` means "cannot be checked yet".
+type FieldValue<'a> = dyn FnMut(&str, &str) -> Result<Option<String>, ParseError> + 'a;
+
 const KEYS: &[&str] = &[
     "type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro", "readwrite", "rw", "required", "size", "id",
     "sharing", "mode", "uid", "gid", "env",
@@ -84,7 +87,7 @@ impl RawMount {
     }
 
     /// `value` returns `None` for a value that cannot be checked yet.
-    fn build(&self, value: &mut dyn FnMut(&str, &str) -> Result<Option<String>, ParseError>) -> Result<Mount, ParseError> {
+    fn build(&self, value: &mut FieldValue<'_>) -> Result<Mount, ParseError> {
         let mut m = Mount {
             kind: MountType::Bind,
             from: None,

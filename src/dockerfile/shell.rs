@@ -108,7 +108,7 @@ impl Lexer {
     /// Everything at once.
     pub fn process(&self, word: &str, env: &dyn Env) -> Result<Expansion, ParseError> {
         let chars: Vec<char> = word.chars().collect();
-        let mut state = State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes };
+        let mut state = State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes, depth: 0 };
         let (word_out, words) = state
             .process_stop_on(None, self.raw_escapes)
             .map_err(|m| ParseError::new(ErrorKind::Expansion, format!("failed to process {word:?}: {m}")))?;
@@ -123,7 +123,16 @@ struct State<'a> {
     env: &'a dyn Env,
     matched: BTreeSet<String>,
     raw_escapes: bool,
+    /// `${…}` nesting; bounded so hostile input cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper `${a:-${b:-…}}` nesting than any real Dockerfile needs.
+const MAX_DEPTH: usize = 64;
+
+/// Nested `${v//p/${v//p/…}}` multiplies the output at every level; past this size the
+/// word is rejected instead of eating all memory.
+const MAX_REPLACE_OUTPUT: usize = 1 << 20;
 
 #[derive(Default)]
 struct Words {
@@ -294,6 +303,16 @@ impl State<'_> {
     }
 
     fn process_dollar(&mut self) -> Step<String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("variable substitutions nested more than {MAX_DEPTH} levels deep"));
+        }
+        self.depth += 1;
+        let r = self.process_dollar_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn process_dollar_inner(&mut self) -> Step<String> {
         self.pos += 1; // '$'
         if self.peek() != Some('{') {
             let name = self.process_name();
@@ -396,7 +415,7 @@ impl State<'_> {
                     return Ok(String::new());
                 };
                 let compiled = Pattern::parse(&pattern, true).map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
-                Ok(compiled.replace(&value, &replacement, replace_all))
+                compiled.replace(&value, &replacement, replace_all)
             }
             _ => Err(format!("unsupported modifier ({modifier}) in substitution")),
         }
@@ -465,45 +484,52 @@ impl Pattern {
         Ok(Pattern { tokens, greedy })
     }
 
-    /// End of the preferred match of the tokens starting at `start` (leftmost-first, the
-    /// way Go's backtracking preference picks it), memoising failures to stay O(n·m).
-    fn match_at(&self, text: &[char], start: usize) -> Option<usize> {
-        let width = text.len() + 1;
-        let mut failed = vec![false; (self.tokens.len() + 1) * width];
-        self.match_from(text, 0, start, &mut failed, width)
-    }
-
-    fn match_from(&self, text: &[char], t: usize, i: usize, failed: &mut [bool], width: usize) -> Option<usize> {
-        if t == self.tokens.len() {
-            return Some(i);
-        }
-        if failed[t * width + i] {
-            return None;
-        }
-        let found = match self.tokens[t] {
-            Token::Lit(c) => (text.get(i) == Some(&c)).then(|| self.match_from(text, t + 1, i + 1, failed, width)).flatten(),
-            Token::Any => text.get(i).filter(|c| **c != '\n').and_then(|_| self.match_from(text, t + 1, i + 1, failed, width)),
-            Token::Star => {
-                let mut max = i;
-                while max < text.len() && text[max] != '\n' {
-                    max += 1;
+    /// For every start position, the end of the match Go's regexp would prefer there
+    /// (leftmost-first: greedy stars try the longest span first, lazy ones the shortest).
+    /// Computed right to left over the tokens, one row per token: O(tokens · text), no
+    /// recursion, so hostile patterns cannot exhaust the stack.
+    fn match_ends(&self, text: &[char]) -> Vec<Option<usize>> {
+        let n = text.len();
+        let mut row: Vec<Option<usize>> = (0..=n).map(Some).collect();
+        let mut next = vec![None; n + 1];
+        for token in self.tokens.iter().rev() {
+            match token {
+                Token::Lit(c) => {
+                    for i in 0..=n {
+                        next[i] = if i < n && text[i] == *c { row[i + 1] } else { None };
+                    }
                 }
-                if self.greedy {
-                    (i..=max).rev().find_map(|j| self.match_from(text, t + 1, j, failed, width))
-                } else {
-                    (i..=max).find_map(|j| self.match_from(text, t + 1, j, failed, width))
+                Token::Any => {
+                    for i in 0..=n {
+                        next[i] = if i < n && text[i] != '\n' { row[i + 1] } else { None };
+                    }
+                }
+                Token::Star => {
+                    // A star spans [i, e] where e is the next newline (or the end): scan
+                    // right to left within each newline-free segment.
+                    let mut seg_best: Option<usize> = None;
+                    for i in (0..=n).rev() {
+                        if i == n || text[i] == '\n' {
+                            seg_best = None;
+                        }
+                        seg_best = match (self.greedy, seg_best, row[i]) {
+                            (true, Some(best), _) => Some(best),
+                            (_, _, Some(end)) => Some(end),
+                            (false, keep, None) => keep,
+                            (true, None, None) => None,
+                        };
+                        next[i] = seg_best;
+                    }
                 }
             }
-        };
-        if found.is_none() {
-            failed[t * width + i] = true;
+            std::mem::swap(&mut row, &mut next);
         }
-        found
+        row
     }
 
     fn trim_prefix(&self, value: &str) -> String {
         let text: Vec<char> = value.chars().collect();
-        match self.match_at(&text, 0) {
+        match self.match_ends(&text)[0] {
             Some(end) => text[end..].iter().collect(),
             None => value.to_string(),
         }
@@ -512,38 +538,42 @@ impl Pattern {
     fn trim_suffix(&self, value: &str) -> String {
         let reversed = Pattern { tokens: self.tokens.iter().rev().cloned().collect(), greedy: self.greedy };
         let text: Vec<char> = value.chars().rev().collect();
-        match reversed.match_at(&text, 0) {
+        match reversed.match_ends(&text)[0] {
             Some(end) => text[end..].iter().rev().collect(),
             None => value.to_string(),
         }
     }
 
-    fn find(&self, text: &[char], from: usize) -> Option<(usize, usize)> {
-        (from..=text.len()).find_map(|s| self.match_at(text, s).map(|e| (s, e)))
+    fn find(ends: &[Option<usize>], from: usize) -> Option<(usize, usize)> {
+        (from..ends.len()).find_map(|s| ends[s].map(|e| (s, e)))
     }
 
     /// Go's `ReplaceAllString` / single replacement, replacement taken literally.
-    fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
+    fn replace(&self, value: &str, replacement: &str, all: bool) -> Result<String, String> {
         let text: Vec<char> = value.chars().collect();
+        let ends = self.match_ends(&text);
         if !all {
-            return match self.find(&text, 0) {
+            return Ok(match Self::find(&ends, 0) {
                 Some((s, e)) => text[..s].iter().collect::<String>() + replacement + &text[e..].iter().collect::<String>(),
                 None => value.to_string(),
-            };
+            });
         }
         let mut out = String::new();
         let (mut search, mut last_end) = (0usize, 0usize);
         while search <= text.len() {
-            let Some((s, e)) = self.find(&text, search) else { break };
+            let Some((s, e)) = Self::find(&ends, search) else { break };
             out.extend(&text[last_end..s]);
             if e > last_end || s == 0 {
                 out.push_str(replacement);
+                if out.len() > MAX_REPLACE_OUTPUT {
+                    return Err(format!("substitution result larger than {MAX_REPLACE_OUTPUT} bytes"));
+                }
             }
             last_end = e;
             search = if search + 1 > e { search + 1 } else { e };
         }
         out.extend(&text[last_end.min(text.len())..]);
-        out
+        Ok(out)
     }
 }
 
@@ -631,6 +661,38 @@ mod tests {
         assert_eq!(lex.process_word("`$PWD \\n", &env()).unwrap(), "$PWD \\n");
         lex.skip_unset_env = true;
         assert_eq!(lex.process_word("$NOPE ${NOPE:-x} $PWD", &env()).unwrap(), "$NOPE ${NOPE:-x} /home");
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_not_a_crash() {
+        let nested = "${A:-".repeat(10_000) + &"}".repeat(10_000);
+        assert!(w(&nested).unwrap_err().contains("nested more than"));
+        let e: Vec<(String, String)> = vec![("V".into(), "ab".repeat(1_500))];
+        let pattern = "*a".repeat(1_000);
+        let lex = Lexer::new('\\');
+        assert_eq!(lex.process_word(&format!("${{V##{pattern}}}"), &e).unwrap(), "b");
+        assert_eq!(lex.process_word(&format!("${{V%%{pattern}}}"), &e).unwrap(), "ab".repeat(1_500));
+    }
+
+    #[test]
+    fn multiplying_replacements_are_bounded() {
+        let e: Vec<(String, String)> = vec![("P".into(), "abcdefghijklmnopqrstuvwxyz0123456789".into())];
+        let word = (0..6).fold("x".to_string(), |inner, _| format!("${{P//?/{inner}}}"));
+        let err = Lexer::new('\\').process_word(&word, &e).unwrap_err();
+        assert!(err.message().contains("larger than"), "{}", err.message());
+    }
+
+    #[test]
+    fn lazy_and_greedy_multi_star() {
+        let e: Vec<(String, String)> = vec![("V".into(), "a-b-c.d-e".into()), ("N".into(), "x\ny".into())];
+        let lex = Lexer::new('\\');
+        assert_eq!(lex.process_word("${V#*-*-}", &e).unwrap(), "c.d-e");
+        assert_eq!(lex.process_word("${V##*-*-}", &e).unwrap(), "e");
+        assert_eq!(lex.process_word("${V%-*}", &e).unwrap(), "a-b-c.d");
+        assert_eq!(lex.process_word("${V%%-*}", &e).unwrap(), "a");
+        assert_eq!(lex.process_word("${V/-*-/+}", &e).unwrap(), "a+e");
+        // like Go's `.`, wildcards do not cross newlines
+        assert_eq!(lex.process_word("${N##*}", &e).unwrap(), "\ny");
     }
 
     #[test]

@@ -49,51 +49,76 @@ pub(crate) fn split_command(line: &str) -> (String, Vec<String>, String) {
 /// a bare `--` ends them. Returns the remaining text and the flags.
 pub(crate) fn extract_flags(line: &str) -> (&str, Vec<String>) {
     let mut flags = Vec::new();
-    let mut word = String::new();
-    let mut chars = line.char_indices().peekable();
+    let mut pos = 0;
     loop {
-        // looking for the start of a word
-        let Some(&(start, c)) = chars.peek() else { return ("", flags) };
-        if c.is_whitespace() {
-            chars.next();
+        let rest = line[pos..].trim_start();
+        if rest.is_empty() {
+            return ("", flags);
+        }
+        let start = line.len() - rest.len();
+        if !rest.starts_with("--") {
+            return (rest, flags);
+        }
+        let end = rest.find(char::is_whitespace).map_or(line.len(), |i| start + i);
+        let word = &line[start..end];
+        if !word.contains(['\'', '"', '\\']) {
+            // fast path: the flag is the plain text up to the next space
+            if word == "--" {
+                return (&line[end..], flags);
+            }
+            flags.push(word.to_string());
+            pos = end;
             continue;
         }
-        if !line[start..].starts_with("--") {
-            return (&line[start..], flags);
-        }
-        let mut quote: Option<char> = None;
-        let mut blank_ok = false;
-        loop {
-            let Some((pos, ch)) = chars.next() else {
-                if word != "--" && (blank_ok || !word.is_empty()) {
-                    flags.push(std::mem::take(&mut word));
-                }
-                return ("", flags);
-            };
-            match quote {
-                None if ch.is_whitespace() => {
-                    if word == "--" {
-                        return (&line[pos..], flags);
-                    }
-                    if blank_ok || !word.is_empty() {
-                        flags.push(std::mem::take(&mut word));
-                    }
-                    word.clear();
-                    break;
-                }
-                None if ch == '\'' || ch == '"' => {
-                    quote = Some(ch);
-                    blank_ok = true;
-                }
-                Some(q) if ch == q => quote = None,
-                _ if ch == '\\' => match chars.next() {
-                    Some((_, n)) => word.push(n),
-                    None => {
-                        quote = None;
-                    }
-                },
-                _ => word.push(ch),
+        match quoted_flag(line, start) {
+            FlagWord::Flag(flag, next) => {
+                flags.extend(flag);
+                pos = next;
             }
+            FlagWord::Stop(rest) => return (rest, flags),
+        }
+    }
+}
+
+enum FlagWord<'a> {
+    /// The flag (if not blank) and where scanning continues.
+    Flag(Option<String>, usize),
+    /// Flags end; the arguments follow.
+    Stop(&'a str),
+}
+
+/// One flag word with quotes or escapes, read like BuildKit's `extractBuilderFlags`.
+fn quoted_flag(line: &str, start: usize) -> FlagWord<'_> {
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut blank_ok = false;
+    let mut chars = line[start..].char_indices().map(|(i, c)| (start + i, c));
+    loop {
+        let Some((pos, ch)) = chars.next() else {
+            let keep = word != "--" && (blank_ok || !word.is_empty());
+            return match keep {
+                true => FlagWord::Flag(Some(word), line.len()),
+                false => FlagWord::Stop(""),
+            };
+        };
+        match quote {
+            None if ch.is_whitespace() => {
+                if word == "--" {
+                    return FlagWord::Stop(&line[pos..]);
+                }
+                let keep = blank_ok || !word.is_empty();
+                return FlagWord::Flag(keep.then_some(word), pos);
+            }
+            None if ch == '\'' || ch == '"' => {
+                quote = Some(ch);
+                blank_ok = true;
+            }
+            Some(q) if ch == q => quote = None,
+            _ if ch == '\\' => match chars.next() {
+                Some((_, n)) => word.push(n),
+                None => quote = None,
+            },
+            _ => word.push(ch),
         }
     }
 }
@@ -242,6 +267,10 @@ mod tests {
         let (_, flags, args) = split_command("RUN --network=none");
         assert_eq!(flags, vec!["--network=none"]);
         assert_eq!(args, "");
+        let (_, flags, args) = split_command("RUN --a=\"x y\" --b=\\\" -- rest");
+        assert_eq!((flags, args.as_str()), (vec!["--a=x y".to_string(), "--b=\"".to_string()], "rest"));
+        let (_, flags, args) = split_command("COPY --x='' --y=\"a\"");
+        assert_eq!((flags, args.as_str()), (vec!["--x=".to_string(), "--y=a".to_string()], ""));
         let (cmd, flags, args) = split_command("  run\t echo hi  ");
         assert_eq!((cmd.as_str(), flags.len(), args.as_str()), ("run", 0, "echo hi"));
     }

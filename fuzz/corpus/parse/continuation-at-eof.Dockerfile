@@ -1,0 +1,2 @@
+FROM localhost:5000/base:latest
+RUN echo last \

@@ -1,0 +1,2 @@
+FROM localhost:5000/base:latest
+CMD ["sleep", 10]

@@ -1,0 +1,4 @@
+FROM localhost:5000/base:latest
+WORKDIR /app
+COPPY . /app
+RUN true
