@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # test.sh: the full test suite against a real buildkitd and the local registry, both
-# started by scripts/setup-buildkit.sh when they are not running yet. Extra arguments go
-# to `cargo test`.
+# started by scripts/setup-buildkit.sh when they are not running yet: a short fuzz run of
+# the Dockerfile parser and expander (fuzz/smoke.sh, FUZZ_SECONDS each, 0 skips it), then
+# every cargo test. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/as-root.sh
 run_as_root scripts/setup-buildkit.sh
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-20} fuzz/smoke.sh
+fi
 cargo test --locked "$@"
