@@ -40,7 +40,13 @@ async fn secret_mount_leaves_no_trace() {
     let resolved = base(&build, &p).await;
     let mut llb = Llb::default();
     let img = llb.image(&format!("{BASE_IMAGE}@{}", resolved.digest), &p);
-    let script = "wc -c < /root/.aws/credentials > /aws.len && grep -c aws_secret /root/.aws/credentials > /aws.lines && wc -c < /run/secrets/tok > /tok.len";
+    // A fresh command each run: secrets are not part of the cache key, so a cached exec
+    // from an earlier run (with another secret) would measure the old one.
+    let script = format!(
+        "echo {} > /run.id && wc -c < /root/.aws/credentials > /aws.len && grep -c aws_secret /root/.aws/credentials > /aws.lines && wc -c < /run/secrets/tok > /tok.len",
+        unique("run")
+    );
+    let script = script.as_str();
     let run = llb.exec(&img, script, vec![(None, secret_mount("aws", "/root/.aws/credentials")), (None, secret_mount("tok", "/run/secrets/tok"))], &p);
     build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&run), image_config: resolved.config_json }]).await.unwrap();
 
