@@ -9,6 +9,7 @@
 //! credential reach an error or a log.
 
 mod auth;
+mod content;
 mod context;
 mod filesend;
 mod filesync;
@@ -29,6 +30,7 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 
 pub use auth::AuthConfig;
+pub use content::{index_tag_digest, put_index_tag};
 pub use context::{read_dockerignore, LocalContext};
 pub use filesend::{ExportSink, Outputs};
 pub use patterns::{parse_ignore_file, PatternError, PatternMatcher};
@@ -66,6 +68,8 @@ pub struct SessionOptions {
     pub auth: Option<AuthConfig>,
     /// Export destinations by exporter index (`SolveRequest.exporters`).
     pub outputs: HashMap<usize, ExportSink>,
+    /// Content stores for local cache import/export: store id (`local:DIR`) -> DIR.
+    pub cache_stores: HashMap<String, std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Outputs {
@@ -180,6 +184,10 @@ fn services(opts: &SessionOptions, outputs: &Outputs) -> (Routes, Vec<String>) {
         methods.extend(paths::<bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer<auth::AuthService>>(auth::METHODS));
         routes = routes.add_service(auth::server(config.clone()));
     }
+    if !opts.cache_stores.is_empty() {
+        methods.extend(paths::<content::api::content_server::ContentServer<content::ContentService>>(content::METHODS));
+        routes = routes.add_service(content::server(opts.cache_stores.clone()));
+    }
     if !opts.ssh.is_empty() {
         methods.extend(paths::<bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer<ssh::SshService>>(ssh::METHODS));
         routes = routes.add_service(ssh::server(&opts.ssh));
@@ -255,6 +263,7 @@ mod tests {
             auth: Some(AuthConfig { config_file: "/nonexistent/config.json".into() }),
             ssh: vec![SshSpec { id: "default".into(), socket: "/nonexistent.sock".into() }],
             outputs: HashMap::from([(0, ExportSink::File("/nonexistent/out.tar".into()))]),
+            cache_stores: HashMap::from([("local:/nonexistent".to_string(), "/nonexistent".into())]),
             ..Default::default()
         };
         let outputs = Outputs::new(opts.outputs.clone());
@@ -268,6 +277,15 @@ mod tests {
             "/moby.filesync.v1.Auth/FetchToken",
             "/moby.filesync.v1.Auth/GetTokenAuthority",
             "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+            "/containerd.services.content.v1.Content/Info",
+            "/containerd.services.content.v1.Content/Update",
+            "/containerd.services.content.v1.Content/List",
+            "/containerd.services.content.v1.Content/Delete",
+            "/containerd.services.content.v1.Content/Read",
+            "/containerd.services.content.v1.Content/Status",
+            "/containerd.services.content.v1.Content/ListStatuses",
+            "/containerd.services.content.v1.Content/Write",
+            "/containerd.services.content.v1.Content/Abort",
             "/moby.sshforward.v1.SSH/CheckAgent",
             "/moby.sshforward.v1.SSH/ForwardAgent",
         ];
