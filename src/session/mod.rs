@@ -195,6 +195,23 @@ fn services(opts: &SessionOptions, outputs: &Outputs) -> (Routes, Vec<String>) {
     (routes, methods)
 }
 
+/// A stable shared key for [`SessionOptions::shared_key`]: the same machine building the
+/// same context directories gets the same key, so the daemon can reuse what it already
+/// received (an unchanged file is not sent again).
+pub fn shared_key_for(contexts: &[&std::path::Path]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    if let Ok(host) = std::fs::read_to_string("/etc/machine-id").or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname")) {
+        hasher.update(host.trim().as_bytes());
+    }
+    for dir in contexts {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        hasher.update(b"\0");
+        hasher.update(dir.as_os_str().as_encoded_bytes());
+    }
+    hex::encode(hasher.finalize())[..32].to_string()
+}
+
 /// A random id of lowercase letters and digits (no `:`: the daemon splits on it).
 pub(crate) fn random_id(len: usize) -> String {
     use std::io::Read;
