@@ -96,7 +96,8 @@ impl FileSync for FileSyncService {
             follow_paths: header_values(md, "followpaths"),
         };
         let inbound = request.into_inner();
-        let (tx, rx) = mpsc::channel(32);
+        // Few packets in flight: each DATA packet can be a full chunk, and RSS matters.
+        let (tx, rx) = mpsc::channel(8);
         tokio::spawn(send_context(ctx, filters, inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
