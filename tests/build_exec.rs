@@ -140,3 +140,15 @@ async fn docker_tar_local_and_push_exports() {
     let out = run(std::process::Command::new("curl").args(["-fsS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json", &url]));
     assert!(out.contains("layers"), "{out}");
 }
+
+#[tokio::test]
+async fn refused_entitlement_fails_at_start() {
+    let Some(conn) = daemon().await else { return };
+    let opts = BuildOptions { entitlements: vec!["security.insecure".into()], ..Default::default() };
+    let err = match Build::start(conn.channel.clone(), opts).await {
+        Ok(_) => panic!("the shared daemon does not allow security.insecure"),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("entitlement error: {err}");
+    assert!(err.contains("security.insecure"), "{err}");
+}

@@ -151,18 +151,18 @@ impl Build {
             ..Default::default()
         };
         let mut control = ControlClient::new(channel.clone());
-        let solve = tokio::spawn(async move { control.solve(request).await.map(|r| r.into_inner()) });
         let imports = super::cache::gateway_imports(&cache);
-        let gateway = match Gateway::connect(channel, build_ref.clone(), session.id().to_string(), imports).await {
-            Ok(gw) => gw,
-            Err(e) => {
-                // The solve may have failed already with the real reason.
-                if solve.is_finished() {
-                    if let Ok(Err(status)) = solve.await {
-                        return Err(BuildError::from_status("the build failed to start", status));
-                    }
-                }
-                return Err(e);
+        let mut solve = tokio::spawn(async move { control.solve(request).await.map(|r| r.into_inner()) });
+        // The solve can fail before the gateway ever answers (bad exporter options,
+        // entitlements the daemon refuses): report that instead of a gateway timeout.
+        let gateway = tokio::select! {
+            gw = Gateway::connect(channel, build_ref.clone(), session.id().to_string(), imports) => gw?,
+            done = &mut solve => {
+                return Err(match done {
+                    Ok(Err(status)) => BuildError::from_status("the build failed to start", status),
+                    Ok(Ok(_)) => BuildError::Protocol("the daemon finished the build before the gateway started".into()),
+                    Err(e) => BuildError::Protocol(format!("solve task: {e}")),
+                });
             }
         };
         Ok(Build { build_ref, session: Some(session), solve, status_task, status: Some(status_rx), gateway, metadata_file: opts.metadata_file, cache_exports: opts.cache_exports })
