@@ -78,6 +78,27 @@ async fn local_cache_directory_is_imported_by_a_cold_daemon() {
     assert_eq!(std::fs::read_to_string(tmp.path().join("out/marker")).unwrap().trim(), marker);
 }
 
+#[tokio::test]
+async fn inline_cache_in_a_pushed_image_is_imported_by_a_cold_daemon() {
+    let Some(shared) = daemon().await else { return };
+    let marker = unique("bentokit-inline-");
+    let image = format!("localhost:5000/bentokit-test/inline:{}", unique("i"));
+    let export = BuildOptions {
+        exports: vec![ExportSpec::parse(&format!("type=image,name={image},push=true")).unwrap()],
+        cache_exports: vec![CacheSpec::parse_export("type=inline").unwrap()],
+        ..Default::default()
+    };
+    let first = cached_build(&shared, &marker, export).await;
+    let exec_state = |states: &[(String, String)]| states.iter().find(|(n, _)| n.contains(&marker)).map(|(_, s)| s.clone());
+    assert_eq!(exec_state(&first).as_deref(), Some("DONE"), "{first:?}");
+
+    let Some(cold) = PrivateDaemon::start(&[]).await else { return };
+    let conn = cold.connect().await.unwrap();
+    let import = BuildOptions { cache_imports: vec![CacheSpec::parse_import(&image).unwrap()], ..Default::default() };
+    let second = cached_build(&conn, &marker, import).await;
+    assert_eq!(exec_state(&second).as_deref(), Some("CACHED"), "{second:?}");
+}
+
 struct AuthRegistry {
     child: Child,
     port: u16,
