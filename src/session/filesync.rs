@@ -97,7 +97,7 @@ impl FileSync for FileSyncService {
         };
         let inbound = request.into_inner();
         // Few packets in flight: each DATA packet can be a full chunk, and RSS matters.
-        let (tx, rx) = mpsc::channel(8);
+        let (tx, rx) = mpsc::channel(4);
         tokio::spawn(send_context(ctx, filters, inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
