@@ -40,7 +40,9 @@ async fn secret_mount_leaves_no_trace() {
     let mut llb = Llb::default();
     let img = llb.image(&format!("{BASE_IMAGE}@{}", resolved.digest), &p);
     let script = "wc -c < /root/.aws/credentials > /aws.len && grep -c aws_secret /root/.aws/credentials > /aws.lines && wc -c < /run/secrets/tok > /tok.len";
-    let run = llb.exec(&img, script, vec![(None, secret_mount("aws", "/root/.aws/credentials")), (None, secret_mount("tok", "/run/secrets/tok"))], &p);
+    // Secrets are not part of the cache key: bust the cache so this run's value is read.
+    let script = format!("{script} # {}", unique(""));
+    let run = llb.exec(&img, &script, vec![(None, secret_mount("aws", "/root/.aws/credentials")), (None, secret_mount("tok", "/run/secrets/tok"))], &p);
     build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&run), image_config: resolved.config_json }]).await.unwrap();
 
     let layout = OciLayout::unpack(&out, &tmp.path().join("layout"));
