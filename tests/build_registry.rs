@@ -135,9 +135,11 @@ async fn start_auth_registry(user: &str, password: &str) -> Option<AuthRegistry>
     );
     std::fs::write(dir.path().join("config.yml"), config).unwrap();
     let child = Command::new(registry).arg("serve").arg(dir.path().join("config.yml")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Owned by the guard from here on, so it is stopped on every path.
+    let registry = AuthRegistry { child, port, _dir: dir };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(AuthRegistry { child, port, _dir: dir });
+            return Some(registry);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -72,12 +72,6 @@ pub struct SessionOptions {
     pub cache_stores: HashMap<String, std::path::PathBuf>,
 }
 
-impl std::fmt::Debug for Outputs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Outputs")
-    }
-}
-
 /// A running session.
 pub struct Session {
     id: String,
@@ -114,15 +108,21 @@ impl Session {
             return SessionError::Ended("the session is closed".into());
         }
         tokio::select! {
-            r = &mut self.tunnel.server, if !self.server_done => match { self.server_done = true; r } {
-                Ok(Ok(())) => SessionError::ServerFailed("connection closed".into()),
-                Ok(Err(e)) => SessionError::ServerFailed(e),
-                Err(e) => SessionError::ServerFailed(e.to_string()),
+            r = &mut self.tunnel.server, if !self.server_done => {
+                self.server_done = true;
+                match r {
+                    Ok(Ok(())) => SessionError::ServerFailed("connection closed".into()),
+                    Ok(Err(e)) => SessionError::ServerFailed(e),
+                    Err(e) => SessionError::ServerFailed(e.to_string()),
+                }
             },
-            r = &mut self.tunnel.inbound, if !self.inbound_done => match { self.inbound_done = true; r } {
-                Ok(Ok(())) => SessionError::Ended("the session stream closed".into()),
-                Ok(Err(status)) => SessionError::Ended(status.message().to_string()),
-                Err(e) => SessionError::Ended(e.to_string()),
+            r = &mut self.tunnel.inbound, if !self.inbound_done => {
+                self.inbound_done = true;
+                match r {
+                    Ok(Ok(())) => SessionError::Ended("the session stream closed".into()),
+                    Ok(Err(status)) => SessionError::Ended(status.message().to_string()),
+                    Err(e) => SessionError::Ended(e.to_string()),
+                }
             },
         }
     }

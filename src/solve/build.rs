@@ -39,6 +39,9 @@ pub enum BuildError {
     Protocol(String),
     #[error("build cancelled")]
     Cancelled,
+    /// The caller ended the build with its own error ([`Build::fail`]).
+    #[error("{0}")]
+    Aborted(String),
     #[error("cannot write the metadata file {path}: {source}")]
     Metadata { path: PathBuf, source: std::io::Error },
     #[error("a build needs at least one platform result")]
@@ -218,7 +221,7 @@ impl Build {
         let _ = self.gateway.r#return(ret).await;
         let _ = (&mut self.solve).await;
         self.shutdown().await;
-        BuildError::Protocol(message.into())
+        BuildError::Aborted(message.into())
     }
 
     async fn fail_with(mut self, error: BuildError) -> BuildError {
