@@ -14,16 +14,26 @@ if [ ! -f "$WORK/big/blob.bin" ]; then
   mkdir -p "$WORK/big" && head -c 1G /dev/urandom > "$WORK/big/blob.bin"
 fi
 if [ ! -f "$WORK/many/d99/f9999" ]; then
-  mkdir -p "$WORK/many"
-  for d in $(seq 0 99); do
-    mkdir -p "$WORK/many/d$d"
-    for i in $(seq $((d * 100)) $((d * 100 + 99))); do head -c 10240 /dev/urandom > "$WORK/many/d$d/f$i"; done
-  done
+  python3 - "$WORK/many" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(100):
+    os.makedirs(f"{root}/d{d}", exist_ok=True)
+    for i in range(d * 100, d * 100 + 100):
+        with open(f"{root}/d{d}/f{i}", "wb") as f:
+            f.write(os.urandom(10240))
+PY
 fi
 mkdir -p "$WORK/df" && printf 'FROM scratch\nCOPY . /\n' > "$WORK/df/Dockerfile"
 
-(cd "$HERE" && cargo build --release --example context_upload >&2)
-CLIENT="$HERE/target/release/examples/context_upload"
+# PROFILE=debug measures a debug build (only to try the script; report release numbers).
+PROFILE="${PROFILE:-release}"
+if [ "$PROFILE" = release ]; then
+  (cd "$HERE" && cargo build --release --example context_upload >&2)
+else
+  (cd "$HERE" && cargo build --example context_upload >&2)
+fi
+CLIENT="$HERE/target/$PROFILE/examples/context_upload"
 
 start_daemon() {
   D="$(mktemp -d "$WORK/bkd-XXXX")"
@@ -63,7 +73,7 @@ measure() {
 }
 
 printf '%-6s %-9s %8s %8s %10s\n' data tool wall_s cpu_s rss_kb
-for data in big many; do
+for data in ${DATASETS:-big many}; do
   read -r bw bc br < <(measure bentokit "$data")
   read -r cw cc cr < <(measure buildctl "$data")
   printf '%-6s %-9s %8s %8s %10s\n' "$data" bentokit "$bw" "$bc" "$br" "$data" buildctl "$cw" "$cc" "$cr"

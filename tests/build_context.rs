@@ -41,11 +41,14 @@ async fn context_sync_to_oci_tarball() {
     write(&store, "saved_model.bin", "weights", 0o644);
 
     let context = LocalContext::new(&ctx).with_dockerignore(None).unwrap().with_mount("app/models/iris/v1", &store);
+    // A second named context in the same build.
+    let extra = tmp.path().join("extra");
+    write(&extra, "conf/settings.yaml", "a: 1\n", 0o640);
     let out = tmp.path().join("image.tar");
     let meta = tmp.path().join("meta.json");
     let opts = BuildOptions {
         exports: vec![ExportSpec::parse(&format!("type=oci,dest={},name=localhost:5000/bentokit-test/ctx:1", out.display())).unwrap()],
-        locals: HashMap::from([("context".to_string(), context)]),
+        locals: HashMap::from([("context".to_string(), context), ("extra".to_string(), LocalContext::new(&extra))]),
         metadata_file: Some(meta.clone()),
         ..Default::default()
     };
@@ -55,6 +58,8 @@ async fn context_sync_to_oci_tarball() {
     // followpaths through a symlink: "applink" resolves to "app".
     let local = llb.local("context", build.session_id(), &[("local.followpaths", r#"["applink"]"#)]);
     let copied = llb.copy(None, &local, "/", "/", &p);
+    let extra_src = llb.local("extra", build.session_id(), &[]);
+    let copied = llb.copy(Some(&copied), &extra_src, "/conf", "/etc/extra", &p);
     let config = image_config(&p, &["PATH=/bin"], "1000", &["/app/run.sh"]);
     let outcome = build.finish(vec![PlatformResult { platform: p.clone(), definition: llb.definition(&copied), image_config: config }]).await.unwrap();
     assert!(outcome.exporter_response.contains_key("containerimage.digest"), "{:?}", outcome.exporter_response);
@@ -78,6 +83,7 @@ async fn context_sync_to_oci_tarball() {
             "app/models/iris/v1/saved_model.bin",
             "app/run.sh",
             "applink",
+            "etc/extra/settings.yaml",
         ]
     );
     for (rel, mode) in [("app/run.sh", 0o755), ("app/main.py", 0o644), ("app/deep/nested/data.txt", 0o600)] {

@@ -2,7 +2,6 @@
 //! any layer or config), a missing secret, cache mounts across builds, and the
 //! image/docker/tar/local exporters.
 
-#[path = "gateway/mod.rs"]
 mod common;
 
 use bentokit::session::SecretSpec;
@@ -40,14 +39,10 @@ async fn secret_mount_leaves_no_trace() {
     let resolved = base(&build, &p).await;
     let mut llb = Llb::default();
     let img = llb.image(&format!("{BASE_IMAGE}@{}", resolved.digest), &p);
-    // A fresh command each run: secrets are not part of the cache key, so a cached exec
-    // from an earlier run (with another secret) would measure the old one.
-    let script = format!(
-        "echo {} > /run.id && wc -c < /root/.aws/credentials > /aws.len && grep -c aws_secret /root/.aws/credentials > /aws.lines && wc -c < /run/secrets/tok > /tok.len",
-        unique("run")
-    );
-    let script = script.as_str();
-    let run = llb.exec(&img, script, vec![(None, secret_mount("aws", "/root/.aws/credentials")), (None, secret_mount("tok", "/run/secrets/tok"))], &p);
+    let script = "wc -c < /root/.aws/credentials > /aws.len && grep -c aws_secret /root/.aws/credentials > /aws.lines && wc -c < /run/secrets/tok > /tok.len";
+    // Secrets are not part of the cache key: bust the cache so this run's value is read.
+    let script = format!("{script} # {}", unique(""));
+    let run = llb.exec(&img, &script, vec![(None, secret_mount("aws", "/root/.aws/credentials")), (None, secret_mount("tok", "/run/secrets/tok"))], &p);
     build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&run), image_config: resolved.config_json }]).await.unwrap();
 
     let layout = OciLayout::unpack(&out, &tmp.path().join("layout"));
@@ -146,4 +141,16 @@ async fn docker_tar_local_and_push_exports() {
     let url = format!("http://127.0.0.1:5000/v2/{repo}/manifests/{digest}");
     let out = run(std::process::Command::new("curl").args(["-fsS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json", &url]));
     assert!(out.contains("layers"), "{out}");
+}
+
+#[tokio::test]
+async fn refused_entitlement_fails_at_start() {
+    let Some(conn) = daemon().await else { return };
+    let opts = BuildOptions { entitlements: vec!["security.insecure".into()], ..Default::default() };
+    let err = match Build::start(conn.channel.clone(), opts).await {
+        Ok(_) => panic!("the shared daemon does not allow security.insecure"),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("entitlement error: {err}");
+    assert!(err.contains("security.insecure"), "{err}");
 }

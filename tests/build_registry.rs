@@ -51,6 +51,55 @@ async fn registry_cache_is_imported_by_a_cold_daemon() {
     assert_eq!(std::fs::read_to_string(tmp.path().join("out/marker")).unwrap().trim(), marker);
 }
 
+#[tokio::test]
+async fn local_cache_directory_is_imported_by_a_cold_daemon() {
+    let Some(shared) = daemon().await else { return };
+    let marker = unique("bentokit-localcache-");
+    let tmp = tempfile::tempdir().unwrap();
+    let cache_dir = tmp.path().join("cache");
+    let export = BuildOptions {
+        cache_exports: vec![CacheSpec::parse_export(&format!("type=local,dest={},mode=max", cache_dir.display())).unwrap()],
+        ..Default::default()
+    };
+    let first = cached_build(&shared, &marker, export).await;
+    let exec_state = |states: &[(String, String)]| states.iter().find(|(n, _)| n.contains(&marker)).map(|(_, s)| s.clone());
+    assert_eq!(exec_state(&first).as_deref(), Some("DONE"), "{first:?}");
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(cache_dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "latest");
+
+    let Some(cold) = PrivateDaemon::start(&[]).await else { return };
+    let conn = cold.connect().await.unwrap();
+    let import = BuildOptions {
+        cache_imports: vec![CacheSpec::parse_import(&format!("type=local,src={}", cache_dir.display())).unwrap()],
+        exports: vec![ExportSpec::parse(&format!("type=local,dest={}", tmp.path().join("out").display())).unwrap()],
+        ..Default::default()
+    };
+    let second = cached_build(&conn, &marker, import).await;
+    assert_eq!(exec_state(&second).as_deref(), Some("CACHED"), "{second:?}\n{}", cold.log());
+    assert_eq!(std::fs::read_to_string(tmp.path().join("out/marker")).unwrap().trim(), marker);
+}
+
+#[tokio::test]
+async fn inline_cache_in_a_pushed_image_is_imported_by_a_cold_daemon() {
+    let Some(shared) = daemon().await else { return };
+    let marker = unique("bentokit-inline-");
+    let image = format!("localhost:5000/bentokit-test/inline:{}", unique("i"));
+    let export = BuildOptions {
+        exports: vec![ExportSpec::parse(&format!("type=image,name={image},push=true")).unwrap()],
+        cache_exports: vec![CacheSpec::parse_export("type=inline").unwrap()],
+        ..Default::default()
+    };
+    let first = cached_build(&shared, &marker, export).await;
+    let exec_state = |states: &[(String, String)]| states.iter().find(|(n, _)| n.contains(&marker)).map(|(_, s)| s.clone());
+    assert_eq!(exec_state(&first).as_deref(), Some("DONE"), "{first:?}");
+
+    let Some(cold) = PrivateDaemon::start(&[]).await else { return };
+    let conn = cold.connect().await.unwrap();
+    let import = BuildOptions { cache_imports: vec![CacheSpec::parse_import(&image).unwrap()], ..Default::default() };
+    let second = cached_build(&conn, &marker, import).await;
+    assert_eq!(exec_state(&second).as_deref(), Some("CACHED"), "{second:?}");
+}
+
 struct AuthRegistry {
     child: Child,
     port: u16,
@@ -87,9 +136,11 @@ async fn start_auth_registry(user: &str, password: &str) -> Option<AuthRegistry>
     );
     std::fs::write(dir.path().join("config.yml"), config).unwrap();
     let child = Command::new(registry).arg("serve").arg(dir.path().join("config.yml")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Owned by the guard from here on, so it is stopped on every path.
+    let registry = AuthRegistry { child, port, _dir: dir };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(AuthRegistry { child, port, _dir: dir });
+            return Some(registry);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -51,6 +51,12 @@ pub struct Outputs {
     pending: Arc<Mutex<Vec<Pending>>>,
 }
 
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outputs").field("sinks", &self.sinks).finish()
+    }
+}
+
 impl Outputs {
     pub fn new(sinks: HashMap<usize, ExportSink>) -> Self {
         Outputs { sinks: Arc::new(sinks), pending: Arc::default() }

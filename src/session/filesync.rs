@@ -96,7 +96,8 @@ impl FileSync for FileSyncService {
             follow_paths: header_values(md, "followpaths"),
         };
         let inbound = request.into_inner();
-        let (tx, rx) = mpsc::channel(32);
+        // Few packets in flight: each DATA packet can be a full chunk, and RSS matters.
+        let (tx, rx) = mpsc::channel(4);
         tokio::spawn(send_context(ctx, filters, inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -188,10 +189,14 @@ async fn send_context(ctx: LocalContext, filters: Filters, mut inbound: Streamin
 /// walk is sent as empty, like fsutil does.
 fn send_file(id: u32, path: &std::path::Path, out: &Out) -> Result<(), String> {
     if let Ok(mut file) = std::fs::File::open(path) {
+        // Size each buffer to what is left (a 10 KB file must not cost a 1 MiB buffer);
+        // one spare byte detects EOF without an extra read when the size is exact.
+        let mut left = file.metadata().map(|m| m.len() as usize).unwrap_or(CHUNK);
         loop {
-            let mut buf = vec![0u8; CHUNK];
+            let want = (left + 1).clamp(1, CHUNK);
+            let mut buf = vec![0u8; want];
             let mut filled = 0;
-            while filled < CHUNK {
+            while filled < want {
                 match file.read(&mut buf[filled..]) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
@@ -204,9 +209,10 @@ fn send_file(id: u32, path: &std::path::Path, out: &Out) -> Result<(), String> {
             }
             buf.truncate(filled);
             out.blocking_send(packet(PacketType::PacketData, id, buf)).map_err(|_| "transfer stopped".to_string())?;
-            if filled < CHUNK {
+            if filled < want {
                 break;
             }
+            left = left.saturating_sub(filled);
         }
     }
     out.blocking_send(packet(PacketType::PacketData, id, Vec::new())).map_err(|_| "transfer stopped".to_string())
@@ -215,6 +221,26 @@ fn send_file(id: u32, path: &std::path::Path, out: &Out) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_sent_in_chunks_then_an_empty_data() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 1, 10_240, CHUNK, CHUNK + 1, 2 * CHUNK + 5] {
+            let path = dir.path().join(format!("f{size}"));
+            std::fs::write(&path, vec![7u8; size]).unwrap();
+            let (tx, mut rx) = mpsc::channel(64);
+            std::thread::spawn(move || send_file(3, &path, &tx)).join().unwrap().unwrap();
+            let mut sizes = Vec::new();
+            while let Ok(Ok(p)) = rx.try_recv() {
+                assert_eq!((p.id, p.r#type), (3, PacketType::PacketData as i32));
+                sizes.push(p.data.len());
+            }
+            assert_eq!(sizes.last(), Some(&0), "{size}");
+            assert_eq!(sizes.iter().sum::<usize>(), size);
+            assert!(sizes.iter().all(|s| *s <= CHUNK));
+            assert_eq!(sizes.len(), size.div_ceil(CHUNK) + 1, "{size}: {sizes:?}");
+        }
+    }
 
     #[test]
     fn unescapes_like_go() {

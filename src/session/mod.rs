@@ -9,6 +9,7 @@
 //! credential reach an error or a log.
 
 mod auth;
+mod content;
 mod context;
 mod filesend;
 mod filesync;
@@ -29,6 +30,7 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 
 pub use auth::AuthConfig;
+pub use content::{index_tag_digest, put_index_tag};
 pub use context::{read_dockerignore, LocalContext};
 pub use filesend::{ExportSink, Outputs};
 pub use patterns::{parse_ignore_file, PatternError, PatternMatcher};
@@ -66,12 +68,8 @@ pub struct SessionOptions {
     pub auth: Option<AuthConfig>,
     /// Export destinations by exporter index (`SolveRequest.exporters`).
     pub outputs: HashMap<usize, ExportSink>,
-}
-
-impl std::fmt::Debug for Outputs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Outputs")
-    }
+    /// Content stores for local cache import/export: store id (`local:DIR`) -> DIR.
+    pub cache_stores: HashMap<String, std::path::PathBuf>,
 }
 
 /// A running session.
@@ -110,15 +108,21 @@ impl Session {
             return SessionError::Ended("the session is closed".into());
         }
         tokio::select! {
-            r = &mut self.tunnel.server, if !self.server_done => match { self.server_done = true; r } {
-                Ok(Ok(())) => SessionError::ServerFailed("connection closed".into()),
-                Ok(Err(e)) => SessionError::ServerFailed(e),
-                Err(e) => SessionError::ServerFailed(e.to_string()),
+            r = &mut self.tunnel.server, if !self.server_done => {
+                self.server_done = true;
+                match r {
+                    Ok(Ok(())) => SessionError::ServerFailed("connection closed".into()),
+                    Ok(Err(e)) => SessionError::ServerFailed(e),
+                    Err(e) => SessionError::ServerFailed(e.to_string()),
+                }
             },
-            r = &mut self.tunnel.inbound, if !self.inbound_done => match { self.inbound_done = true; r } {
-                Ok(Ok(())) => SessionError::Ended("the session stream closed".into()),
-                Ok(Err(status)) => SessionError::Ended(status.message().to_string()),
-                Err(e) => SessionError::Ended(e.to_string()),
+            r = &mut self.tunnel.inbound, if !self.inbound_done => {
+                self.inbound_done = true;
+                match r {
+                    Ok(Ok(())) => SessionError::Ended("the session stream closed".into()),
+                    Ok(Err(status)) => SessionError::Ended(status.message().to_string()),
+                    Err(e) => SessionError::Ended(e.to_string()),
+                }
             },
         }
     }
@@ -180,11 +184,32 @@ fn services(opts: &SessionOptions, outputs: &Outputs) -> (Routes, Vec<String>) {
         methods.extend(paths::<bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer<auth::AuthService>>(auth::METHODS));
         routes = routes.add_service(auth::server(config.clone()));
     }
+    if !opts.cache_stores.is_empty() {
+        methods.extend(paths::<content::api::content_server::ContentServer<content::ContentService>>(content::METHODS));
+        routes = routes.add_service(content::server(opts.cache_stores.clone()));
+    }
     if !opts.ssh.is_empty() {
         methods.extend(paths::<bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer<ssh::SshService>>(ssh::METHODS));
         routes = routes.add_service(ssh::server(&opts.ssh));
     }
     (routes, methods)
+}
+
+/// A stable shared key for [`SessionOptions::shared_key`]: the same machine building the
+/// same context directories gets the same key, so the daemon can reuse what it already
+/// received (an unchanged file is not sent again).
+pub fn shared_key_for(contexts: &[&std::path::Path]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    if let Ok(host) = std::fs::read_to_string("/etc/machine-id").or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname")) {
+        hasher.update(host.trim().as_bytes());
+    }
+    for dir in contexts {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        hasher.update(b"\0");
+        hasher.update(dir.as_os_str().as_encoded_bytes());
+    }
+    hex::encode(hasher.finalize())[..32].to_string()
 }
 
 /// A random id of lowercase letters and digits (no `:`: the daemon splits on it).
@@ -255,6 +280,7 @@ mod tests {
             auth: Some(AuthConfig { config_file: "/nonexistent/config.json".into() }),
             ssh: vec![SshSpec { id: "default".into(), socket: "/nonexistent.sock".into() }],
             outputs: HashMap::from([(0, ExportSink::File("/nonexistent/out.tar".into()))]),
+            cache_stores: HashMap::from([("local:/nonexistent".to_string(), "/nonexistent".into())]),
             ..Default::default()
         };
         let outputs = Outputs::new(opts.outputs.clone());
@@ -268,6 +294,15 @@ mod tests {
             "/moby.filesync.v1.Auth/FetchToken",
             "/moby.filesync.v1.Auth/GetTokenAuthority",
             "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+            "/containerd.services.content.v1.Content/Info",
+            "/containerd.services.content.v1.Content/Update",
+            "/containerd.services.content.v1.Content/List",
+            "/containerd.services.content.v1.Content/Delete",
+            "/containerd.services.content.v1.Content/Read",
+            "/containerd.services.content.v1.Content/Status",
+            "/containerd.services.content.v1.Content/ListStatuses",
+            "/containerd.services.content.v1.Content/Write",
+            "/containerd.services.content.v1.Content/Abort",
             "/moby.sshforward.v1.SSH/CheckAgent",
             "/moby.sshforward.v1.SSH/ForwardAgent",
         ];

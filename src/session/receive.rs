@@ -93,10 +93,10 @@ async fn run(root: &Path, inbound: &mut Streaming<Bytes>, out: &Out) -> Result<(
                 }
             }
             Ok(PacketType::PacketData) => {
-                if !open.contains_key(&p.id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = open.entry(p.id) {
                     let (path, stat) = wanted.remove(&p.id).ok_or_else(|| format!("data for unknown file id {}", p.id))?;
                     let file = tokio::fs::File::create(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                    open.insert(p.id, OpenFile { file, path, stat });
+                    slot.insert(OpenFile { file, path, stat });
                 }
                 if p.data.is_empty() {
                     let mut f = open.remove(&p.id).expect("inserted above"); // OK because of the check above

@@ -111,7 +111,7 @@ impl Secrets for SecretsService {
                 .await
                 .map_err(|e| Status::not_found(format!("secret {id}: cannot read {}: {}", path.display(), e.kind())))?,
             SecretSource::Env(var) => std::env::var_os(var)
-                .map(|v| std::os::unix::ffi::OsStringExt::into_vec(v))
+                .map(std::os::unix::ffi::OsStringExt::into_vec)
                 .ok_or_else(|| Status::not_found(format!("secret {id}: environment variable {var} is not set")))?,
         };
         Ok(Response::new(GetSecretResponse { data }))

@@ -16,10 +16,11 @@ use tonic::transport::Channel;
 
 use super::SessionError;
 
-/// Largest `BytesMessage` we send: the daemon's gRPC server rejects messages over 4 MiB.
-const MAX_OUTER_MESSAGE: usize = 1 << 20;
+/// Largest `BytesMessage` we send (the daemon's gRPC server rejects messages over 4 MiB).
+/// Small enough that the few messages in flight keep the client's memory low.
+const MAX_OUTER_MESSAGE: usize = 256 << 10;
 /// In-memory pipe buffer between the bridge and hyper.
-const PIPE_BUFFER: usize = 2 << 20;
+const PIPE_BUFFER: usize = 512 << 10;
 
 pub(crate) struct Headers<'a> {
     pub id: &'a str,
@@ -51,7 +52,7 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
     });
 
     let (bridge_read, bridge_write) = tokio::io::split(bridge_io);
-    let (tx, rx) = mpsc::channel::<BytesMessage>(8);
+    let (tx, rx) = mpsc::channel::<BytesMessage>(2);
     let (close_tx, close_rx) = oneshot::channel();
     tokio::spawn(pipe_to_daemon(bridge_read, tx, close_rx));
 
@@ -96,14 +97,15 @@ async fn pipe_to_daemon(
     tx: mpsc::Sender<BytesMessage>,
     mut close: oneshot::Receiver<()>,
 ) {
-    let mut buf = vec![0u8; MAX_OUTER_MESSAGE];
     loop {
+        // Read straight into the message's buffer (no copy); uninitialised capacity.
+        let mut data = Vec::with_capacity(MAX_OUTER_MESSAGE);
         tokio::select! {
             _ = &mut close => break,
-            read = read.read(&mut buf) => match read {
+            read = read.read_buf(&mut data) => match read {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.send(BytesMessage { data: buf[..n].to_vec() }).await.is_err() {
+                Ok(_) => {
+                    if tx.send(BytesMessage { data }).await.is_err() {
                         break;
                     }
                 }

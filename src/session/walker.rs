@@ -357,6 +357,35 @@ mod tests {
         assert_eq!(paths(&ctx, &f), ["abs"]);
     }
 
+    /// 400 filter sets over a tree with symlinks, answered by fsutil's own `Walk`
+    /// (include/exclude/followpaths; generated with a small Go program over the Go sources).
+    #[test]
+    fn agrees_with_fsutil_walk() {
+        let tree: serde_json::Value = serde_json::from_str(include_str!("../../tests/fixtures/session/walk/tree.json")).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        for f in tree["files"].as_array().unwrap() {
+            let p = d.path().join(f.as_str().unwrap());
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f.as_str().unwrap()).unwrap();
+        }
+        for (link, target) in tree["links"].as_object().unwrap() {
+            std::os::unix::fs::symlink(target.as_str().unwrap(), d.path().join(link)).unwrap();
+        }
+        let ctx = LocalContext::new(d.path());
+        let strings = |v: &serde_json::Value| -> Vec<String> { v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
+        let mut wrong = Vec::new();
+        for line in include_str!("../../tests/fixtures/session/walk/walk.tsv").lines() {
+            let (case, expected) = line.split_once('\t').unwrap();
+            let c: serde_json::Value = serde_json::from_str(case).unwrap();
+            let f = Filters { include: strings(&c["I"]), exclude: strings(&c["E"]), follow_paths: strings(&c["F"]) };
+            let got = paths(&ctx, &f).join(",");
+            if got != expected {
+                wrong.push(format!("{case}\n  go:   {expected}\n  rust: {got}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    }
+
     #[test]
     fn local_excludes_apply_too() {
         let d = tree();

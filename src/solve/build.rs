@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
-use super::cache::{cache_options, CacheSpec};
+use super::cache::{cache_options, prepare, update_local_indexes, CacheSpec};
 use super::exports::{exporters, ExportSpec};
 use super::gateway::Gateway;
 use crate::session::{AuthConfig, LocalContext, SecretSpec, Session, SessionError, SessionOptions, SshSpec};
@@ -39,10 +39,15 @@ pub enum BuildError {
     Protocol(String),
     #[error("build cancelled")]
     Cancelled,
+    /// The caller ended the build with its own error ([`Build::fail`]).
+    #[error("{0}")]
+    Aborted(String),
     #[error("cannot write the metadata file {path}: {source}")]
     Metadata { path: PathBuf, source: std::io::Error },
     #[error("a build needs at least one platform result")]
     NoResult,
+    #[error("local cache: {0}")]
+    LocalCache(std::io::Error),
 }
 
 impl BuildError {
@@ -113,12 +118,14 @@ pub struct Build {
     status: Option<mpsc::Receiver<StatusResponse>>,
     gateway: Gateway,
     metadata_file: Option<PathBuf>,
+    cache_exports: Vec<CacheSpec>,
 }
 
 impl Build {
     /// Opens the session and the gateway. The gateway is ready when this returns.
     pub async fn start(channel: Channel, opts: BuildOptions) -> Result<Build, BuildError> {
         let (exporter_list, sinks) = exporters(&opts.exports);
+        let cache = prepare(&opts.cache_imports, &opts.cache_exports).map_err(BuildError::LocalCache)?;
         let session = Session::start(
             channel.clone(),
             SessionOptions {
@@ -129,6 +136,7 @@ impl Build {
                 ssh: opts.ssh.clone(),
                 auth: Some(opts.auth.clone().unwrap_or_else(AuthConfig::from_env)),
                 outputs: sinks,
+                cache_stores: cache.stores.clone(),
             },
         )
         .await?;
@@ -141,26 +149,26 @@ impl Build {
             r#ref: build_ref.clone(),
             session: session.id().to_string(),
             exporters: exporter_list,
-            cache: cache_options(&opts.cache_imports, &opts.cache_exports),
+            cache: cache_options(&cache),
             entitlements: opts.entitlements.clone(),
             ..Default::default()
         };
         let mut control = ControlClient::new(channel.clone());
-        let solve = tokio::spawn(async move { control.solve(request).await.map(|r| r.into_inner()) });
-        let imports = super::cache::gateway_imports(&opts.cache_imports);
-        let gateway = match Gateway::connect(channel, build_ref.clone(), session.id().to_string(), imports).await {
-            Ok(gw) => gw,
-            Err(e) => {
-                // The solve may have failed already with the real reason.
-                if solve.is_finished() {
-                    if let Ok(Err(status)) = solve.await {
-                        return Err(BuildError::from_status("the build failed to start", status));
-                    }
-                }
-                return Err(e);
+        let imports = super::cache::gateway_imports(&cache);
+        let mut solve = tokio::spawn(async move { control.solve(request).await.map(|r| r.into_inner()) });
+        // The solve can fail before the gateway ever answers (bad exporter options,
+        // entitlements the daemon refuses): report that instead of a gateway timeout.
+        let gateway = tokio::select! {
+            gw = Gateway::connect(channel, build_ref.clone(), session.id().to_string(), imports) => gw?,
+            done = &mut solve => {
+                return Err(match done {
+                    Ok(Err(status)) => BuildError::from_status("the build failed to start", status),
+                    Ok(Ok(_)) => BuildError::Protocol("the daemon finished the build before the gateway started".into()),
+                    Err(e) => BuildError::Protocol(format!("solve task: {e}")),
+                });
             }
         };
-        Ok(Build { build_ref, session: Some(session), solve, status_task, status: Some(status_rx), gateway, metadata_file: opts.metadata_file })
+        Ok(Build { build_ref, session: Some(session), solve, status_task, status: Some(status_rx), gateway, metadata_file: opts.metadata_file, cache_exports: opts.cache_exports })
     }
 
     /// The build's id on the daemon (`Control.Status` ref, history entry).
@@ -213,7 +221,7 @@ impl Build {
         let _ = self.gateway.r#return(ret).await;
         let _ = (&mut self.solve).await;
         self.shutdown().await;
-        BuildError::Protocol(message.into())
+        BuildError::Aborted(message.into())
     }
 
     async fn fail_with(mut self, error: BuildError) -> BuildError {
@@ -263,8 +271,10 @@ impl Build {
         };
         let exporter_response: BTreeMap<String, String> = response.exporter_response.into_iter().collect();
         let metadata_file = self.metadata_file.take();
+        let cache_exports = std::mem::take(&mut self.cache_exports);
         self.shutdown().await;
         let outputs = outputs?;
+        update_local_indexes(&cache_exports, &exporter_response).map_err(BuildError::LocalCache)?;
         if let Some(path) = metadata_file {
             super::metadata::write_metadata_file(&path, &exporter_response).map_err(|source| BuildError::Metadata { path, source })?;
         }
