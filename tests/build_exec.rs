@@ -2,6 +2,7 @@
 //! any layer or config), a missing secret, cache mounts across builds, and the
 //! image/docker/tar/local exporters.
 
+#[path = "gateway/mod.rs"]
 mod common;
 
 use bentokit::session::SecretSpec;
