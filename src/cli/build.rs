@@ -194,7 +194,7 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         locals,
         entitlements: entitlements.clone(),
         auth: None,
-        shared_key: Some(shared_key(plan.context.root())),
+        shared_key: Some(crate::session::shared_key_for(&[plan.context.root()])),
         metadata_file: flags.metadata_file.clone(),
     };
     let mut build = tokio::select! {
@@ -360,14 +360,6 @@ fn secret_values(specs: &[SecretSpec]) -> Vec<String> {
         })
         .filter(|v| !v.is_empty())
         .collect()
-}
-
-/// Keys the daemon's copy of the context to its directory, so an unchanged context is not
-/// sent again (buildctl does the same with its shared key).
-fn shared_key(dir: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    hex::encode(&Sha256::digest(abs.to_string_lossy().as_bytes())[..16])
 }
 
 fn merge_source_map(into: &mut progress::SourceMap, def: &bollard_buildkit_proto::pb::Definition) {
