@@ -255,7 +255,7 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
     progress_opts.secrets = masker;
     progress_opts.template_lookup = plan.template_lookup.clone();
     for c in &converted {
-        merge_source_map(&mut progress_opts.source_map, c.definition.as_pb());
+        progress_opts.source_map.extend(progress::SourceMap::from_definition(c.definition.as_pb()));
     }
     let printer = progress::Progress::start(progress_opts);
     // The printer takes every status message until the daemon ends the stream.
@@ -360,23 +360,6 @@ fn secret_values(specs: &[SecretSpec]) -> Vec<String> {
         })
         .filter(|v| !v.is_empty())
         .collect()
-}
-
-fn merge_source_map(into: &mut progress::SourceMap, def: &bollard_buildkit_proto::pb::Definition) {
-    let from = progress::SourceMap::from_definition(def);
-    let base = into.files.len();
-    let mut seen: HashMap<usize, usize> = HashMap::new();
-    for (i, f) in from.files.iter().enumerate() {
-        let existing = into.files.iter().position(|g| g.name == f.name && g.data == f.data);
-        let index = existing.unwrap_or_else(|| into.add_file(f.name.clone(), f.data.clone()));
-        seen.insert(i, index);
-    }
-    let _ = base;
-    for (digest, locations) in from.locations {
-        for loc in locations {
-            into.add_location(digest.clone(), seen[&loc.file], loc.ranges);
-        }
-    }
 }
 
 /// Base-image resolution through the build's gateway.

@@ -86,13 +86,23 @@ impl SourceMap {
         map
     }
 
-    /// Adds another map (e.g. one Definition per platform); its file indexes are shifted.
+    /// Adds another map (e.g. one Definition per platform); its file indexes are remapped,
+    /// and a file this map already has (same name and text) is not added twice.
     pub fn extend(&mut self, other: SourceMap) {
-        let base = self.files.len();
-        self.files.extend(other.files);
+        let index: Vec<usize> = other
+            .files
+            .into_iter()
+            .map(|f| match self.files.iter().position(|g| g.name == f.name && g.data == f.data) {
+                Some(i) => i,
+                None => {
+                    self.files.push(f);
+                    self.files.len() - 1
+                }
+            })
+            .collect();
         for (digest, locs) in other.locations {
             let entry = self.locations.entry(digest).or_default();
-            entry.extend(locs.into_iter().map(|l| SourceLocation { file: l.file + base, ranges: l.ranges }));
+            entry.extend(locs.into_iter().map(|l| SourceLocation { file: index[l.file], ranges: l.ranges }));
         }
     }
 
