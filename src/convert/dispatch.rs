@@ -3,7 +3,7 @@
 //! stage's LLB state and image config. RUN is in `run.rs`, COPY/ADD in `copy.rs`; the
 //! metadata instructions are here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::error::ConvertError;
 use super::image::{EmptyObject, Healthcheck, History, Image, DEFAULT_PATH_ENV};
@@ -35,6 +35,8 @@ pub(crate) struct Input<'a> {
     pub target: &'a llb::Platform,
     pub multi: bool,
     pub meta_env: &'a HashMap<String, String>,
+    /// Global ARGs declared without a value (and not given as build args).
+    pub meta_unset: &'a HashSet<String>,
     pub named: &'a BTreeMap<String, llb::State>,
 }
 
@@ -280,7 +282,13 @@ impl Dispatcher<'_> {
                         .get(&def.key)
                         .cloned()
                         .or_else(|| def.default.clone())
-                        .or_else(|| self.input.meta_env.get(&def.key).cloned());
+                        .or_else(|| {
+                            if self.input.meta_unset.contains(&def.key) {
+                                None
+                            } else {
+                                self.input.meta_env.get(&def.key).cloned()
+                            }
+                        });
                     if let Some(v) = &value {
                         st.state = st.state.add_env(def.key.clone(), v.clone());
                     }

@@ -20,7 +20,7 @@ mod reference;
 mod run;
 mod stages;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 pub use error::ConvertError;
@@ -140,6 +140,7 @@ async fn convert_one<R: ImageResolver>(
             (k, v)
         })
         .collect();
+    let mut meta_unset: HashSet<String> = HashSet::new();
     for arg in &df.meta_args {
         for def in &arg.args {
             let value = match (opts.build_args.get(&def.key), &def.default) {
@@ -151,8 +152,18 @@ async fn convert_one<R: ImageResolver>(
                 ),
                 (None, None) => None,
             };
-            if let Some(v) = value {
-                meta_env.insert(def.key.clone(), v);
+            // BuildKit keeps a global `ARG X` without a value as a nil arg: it expands to
+            // "" in FROM (shadowing an automatic platform arg) and gives a stage's `ARG X`
+            // no value.
+            match value {
+                Some(v) => {
+                    meta_unset.remove(&def.key);
+                    meta_env.insert(def.key.clone(), v);
+                }
+                None => {
+                    meta_unset.insert(def.key.clone());
+                    meta_env.insert(def.key.clone(), String::new());
+                }
             }
         }
     }
@@ -205,7 +216,7 @@ async fn convert_one<R: ImageResolver>(
 
     let named_states: BTreeMap<String, llb::State> =
         opts.named_contexts.iter().map(|(name, ctx)| (name.clone(), local_state(ctx, None))).collect();
-    let input = dispatch::Input { df, opts, graph: &graph, reachable: &reachable, bases: &bases, target, multi, meta_env: &meta_env, named: &named_states };
+    let input = dispatch::Input { df, opts, graph: &graph, reachable: &reachable, bases: &bases, target, multi, meta_env: &meta_env, meta_unset: &meta_unset, named: &named_states };
 
     // Which context paths the build reads is known only after dispatching every stage, and
     // the context source must name them (followpaths) before it is created: dispatch twice.
