@@ -200,7 +200,14 @@ async fn convert_one<R: ImageResolver>(
             let resolved = resolver
                 .resolve_image_config(&key.0, &platform, &log_name)
                 .await
-                .map_err(|e| ConvertError::new(format!("{text}: {e}")).at(df, node.location))?;
+                .map_err(|e| {
+                    let msg = match node.stage {
+                        Some(_) => format!("{text}: {e}"),
+                        // A `--from` name that matched no stage was taken for an image.
+                        None => format!("{text:?} is neither a build stage nor a resolvable image: {e}"),
+                    };
+                    ConvertError::new(msg).at(df, node.location)
+                })?;
             cache.insert(key.clone(), resolved);
         }
         let resolved = &cache[&key];
