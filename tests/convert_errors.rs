@@ -10,9 +10,11 @@ use std::path::Path;
 const CASES: &[(&str, usize)] = &[
     // (case, the Dockerfile line the error must point at)
     ("copy-from-cycle", 4),
+    ("copy-from-variable", 4),
     ("empty-mount-target", 2),
     ("healthcheck-bad-retries", 2),
     ("malformed-expose", 3),
+    ("mount-from-variable", 4),
     ("malformed-healthcheck", 2),
     ("network-host", 3),
     ("no-from", 2),

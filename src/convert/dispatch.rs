@@ -439,13 +439,15 @@ pub(super) fn uppercase_keyword(s: &str) -> String {
 }
 
 /// `path.Join`/`path.Clean` semantics for WORKDIR: relative paths join the current one.
+/// BuildKit's `NormalizeWorkdir`: an absolute path is kept as written (`/a/../b/` too: the
+/// config, the history and the mkdir see it raw), a relative one is joined and cleaned.
 pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{}/{path}", if current.is_empty() { "/" } else { current })
-    };
-    clean_path(&joined)
+    let parent = if current.is_empty() { "/" } else { current };
+    match path {
+        "" => clean_path(parent),
+        p if p.starts_with('/') => p.to_string(),
+        p => clean_path(&format!("{parent}/{p}")),
+    }
 }
 
 /// Go's `path.Clean` for absolute slash paths.
@@ -644,7 +646,8 @@ mod tests {
     fn workdirs() {
         assert_eq!(normalize_workdir("/app", "sub/../x"), "/app/x");
         assert_eq!(normalize_workdir("", "rel"), "/rel");
-        assert_eq!(normalize_workdir("/a", "/b/"), "/b");
+        assert_eq!(normalize_workdir("/a", "/b/"), "/b/");
+        assert_eq!(normalize_workdir("/a", "/b/../c"), "/b/../c");
     }
 
     #[test]

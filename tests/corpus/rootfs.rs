@@ -178,3 +178,27 @@ pub fn diff_config(ours: &serde_json::Value, frontend: &serde_json::Value) -> Ve
         })
         .collect()
 }
+
+/// The image history (created_by, empty_layer), for reporting.
+pub fn diff_history(ours: &serde_json::Value, frontend: &serde_json::Value) -> Vec<String> {
+    let pick = |v: &serde_json::Value| -> Vec<(String, bool)> {
+        v["history"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|h| (h["created_by"].as_str().unwrap_or("").to_string(), h["empty_layer"].as_bool().unwrap_or(false)))
+            .collect()
+    };
+    let (a, b) = (pick(ours), pick(frontend));
+    if a == b {
+        return vec![];
+    }
+    let mut out = vec![format!("history: {} entries ≠ frontend {}", a.len(), b.len())];
+    for i in 0..a.len().max(b.len()) {
+        if a.get(i) != b.get(i) {
+            out.push(format!("history[{i}]: ours {:?} ≠ frontend {:?}", a.get(i), b.get(i)));
+        }
+    }
+    out
+}
