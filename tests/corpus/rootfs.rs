@@ -179,7 +179,7 @@ pub fn diff_config(ours: &serde_json::Value, frontend: &serde_json::Value) -> Ve
         .collect()
 }
 
-/// The image history (created_by, empty_layer), for reporting.
+/// The image history (created_by, empty_layer): what `docker history` shows.
 pub fn diff_history(ours: &serde_json::Value, frontend: &serde_json::Value) -> Vec<String> {
     let pick = |v: &serde_json::Value| -> Vec<(String, bool)> {
         v["history"]
