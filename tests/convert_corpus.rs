@@ -39,6 +39,10 @@ struct Case {
 /// Differences accepted on purpose: (case, line prefix, reason).
 const ALLOWED: &[(&str, &str, &str)] = &[];
 
+// buildctl opens its sessions with an empty shared key, so every `--local context=…`
+// build on the daemon reuses one local-source cache; with followpaths, files of another
+// case's context can show through. Context paths therefore have case-unique names
+// (`chmod-dir`, `chown-dir`, …) or identical contents across cases.
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -331,3 +335,73 @@ fn corpus_matches_the_dockerfile_frontend() {
     assert!(report.is_empty(), "{failed} of {} cases differ from the dockerfile frontend:{report}", results.len());
 }
 
+
+fn layer(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, kind, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&b.into_inner().unwrap()).unwrap();
+    enc.finish().unwrap()
+}
+
+/// An OCI layout with the given layers, as `--output type=oci` writes it.
+fn oci(layers: &[Vec<u8>]) -> Vec<u8> {
+    let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut add = |data: Vec<u8>| {
+        let d = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+        blobs.push((d.clone(), data));
+        d
+    };
+    let config = add(br#"{"config":{"Env":["A=1"]},"history":[]}"#.to_vec());
+    let layer_descs: Vec<serde_json::Value> = layers.iter().map(|l| serde_json::json!({"digest": add(l.clone())})).collect();
+    let manifest = add(serde_json::to_vec(&serde_json::json!({"config": {"digest": config}, "layers": layer_descs})).unwrap());
+    let index = serde_json::to_vec(&serde_json::json!({"manifests": [{"digest": manifest}]})).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |path: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    put("index.json", &index);
+    for (d, data) in &blobs {
+        put(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")), data);
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn rootfs_applies_whiteouts_and_reports_differences() {
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let lower = layer(&[
+        ("etc/", Directory, b""),
+        ("etc/gone", Regular, b"x"),
+        ("opaque/", Directory, b""),
+        ("opaque/old", Regular, b"old"),
+        ("keep", Regular, b"v1"),
+    ]);
+    let upper = layer(&[
+        ("etc/.wh.gone", Regular, b""),
+        ("opaque/.wh..wh..opq", Regular, b""),
+        ("opaque/new", Regular, b"new"),
+        ("keep", Regular, b"v2"),
+        ("link", Symlink, b""),
+    ]);
+    let image = rootfs::read_oci(&oci(&[lower.clone(), upper]));
+    let paths: Vec<&str> = image.fs.keys().map(String::as_str).collect();
+    assert_eq!(paths, ["etc", "keep", "link", "opaque", "opaque/new"]);
+    assert_eq!(image.config["config"]["Env"][0], "A=1");
+    let only_lower = rootfs::read_oci(&oci(&[lower]));
+    let diff = rootfs::diff_fs(&image.fs, &only_lower.fs);
+    assert!(diff.iter().any(|d| d.starts_with("/keep: ours")), "{diff:?}");
+    assert!(diff.iter().any(|d| d.starts_with("only in frontend: /etc/gone")), "{diff:?}");
+    assert!(diff.iter().any(|d| d.starts_with("only in ours: /opaque/new")), "{diff:?}");
+}
