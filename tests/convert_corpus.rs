@@ -210,6 +210,12 @@ fn run_case(addr: &str, case: &Case, work: &Path) -> Outcome {
     copy_tree(&fixtures().join("corpus").join(case.name), &ctx);
     match case.name {
         "from-scratch" => std::fs::write(ctx.join("rootfs.tar"), make_tar(false)).unwrap(),
+        "add-wildcard" => {
+            // Unpacked when matched by a wildcard; kept as a file when inside a directory.
+            std::fs::write(ctx.join("wild.tar"), make_tar(false)).unwrap();
+            std::fs::create_dir_all(ctx.join("nested")).unwrap();
+            std::fs::write(ctx.join("nested/inner.tar"), make_tar(false)).unwrap();
+        }
         "add-tar" => {
             std::fs::write(ctx.join("plain.tar"), make_tar(false)).unwrap();
             std::fs::write(ctx.join("packed.tar.gz"), make_tar(true)).unwrap();
