@@ -3,6 +3,7 @@
 //! The modules follow the data flow: `bento` → `template` → `dockerfile` → `convert`/`llb`
 //! → `solve`/`session` → `progress`, with `cli` at the edge.
 
+pub mod bento;
 pub mod cli;
 pub mod convert;
 pub mod dockerfile;
@@ -10,3 +11,4 @@ pub mod llb;
 pub mod progress;
 pub mod session;
 pub mod solve;
+pub mod template;

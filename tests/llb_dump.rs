@@ -31,17 +31,32 @@ fn context() -> State {
 
 #[test]
 fn dump_run_with_mounts() {
-    let sm = SourceMap::new("Dockerfile", "FROM base\nRUN --mount=type=cache,target=/root/.cache pip install -r requirements.txt\n");
+    let sm = SourceMap::new(
+        "Dockerfile",
+        "FROM base\nRUN --mount=type=cache,target=/root/.cache pip install -r requirements.txt\n",
+    );
     let st = base()
         .dir("/app")
         .run(["/bin/sh", "-c", "pip install -r requirements.txt"])
-        .mount(Mount::cache("/root/.cache", "/root/.cache", CacheSharing::Shared))
-        .mount(Mount::bind("/app/requirements.txt", &context()).readonly().selector("requirements.txt"))
+        .mount(Mount::cache(
+            "/root/.cache",
+            "/root/.cache",
+            CacheSharing::Shared,
+        ))
+        .mount(
+            Mount::bind("/app/requirements.txt", &context())
+                .readonly()
+                .selector("requirements.txt"),
+        )
         .mount(Mount::tmpfs("/tmp").size(1 << 26))
         .secret(Secret::file("hf_token").mode(0o400))
         .secret(Secret::env("pip_index", "PIP_INDEX_URL"))
         .network(Network::Host)
-        .constraints(Constraints::new().custom_name("[stage-0 2/3] RUN pip install -r requirements.txt").location(&sm, [line_range(2, 2)]))
+        .constraints(
+            Constraints::new()
+                .custom_name("[stage-0 2/3] RUN pip install -r requirements.txt")
+                .location(&sm, [line_range(2, 2)]),
+        )
         .finish()
         .unwrap()
         .root();
@@ -54,7 +69,11 @@ fn dump_copy_chain_with_chown() {
         .dir("/home/bentoml/bento")
         .file(
             FileActions::new()
-                .then(Mkdir::new("/home/bentoml/bento", 0o755).parents().owner(Chown::parse("bentoml:bentoml")))
+                .then(
+                    Mkdir::new("/home/bentoml/bento", 0o755)
+                        .parents()
+                        .owner(Chown::parse("bentoml:bentoml")),
+                )
                 .then(
                     Copy::new(&context(), "src", "./src/")
                         .dir_contents_only()
@@ -72,11 +91,18 @@ fn dump_copy_chain_with_chown() {
 
 #[test]
 fn dump_multi_stage_copy_from() {
-    let builder = base().run(["/bin/sh", "-c", "echo built > /out.txt"]).finish().unwrap().root();
+    let builder = base()
+        .run(["/bin/sh", "-c", "echo built > /out.txt"])
+        .finish()
+        .unwrap()
+        .root();
     let st = base()
         .file(
-            Copy::new(&builder, "/out.txt", "/srv/out.txt").mode(0o644).create_dest_path(),
-            Constraints::new().custom_name("[stage-1 2/2] COPY --from=builder /out.txt /srv/out.txt"),
+            Copy::new(&builder, "/out.txt", "/srv/out.txt")
+                .mode(0o644)
+                .create_dest_path(),
+            Constraints::new()
+                .custom_name("[stage-1 2/2] COPY --from=builder /out.txt /srv/out.txt"),
         )
         .unwrap();
     insta::assert_snapshot!(snapshot_of(&st));
@@ -85,7 +111,15 @@ fn dump_multi_stage_copy_from() {
 #[test]
 fn dump_merge_diff() {
     let b = base();
-    let layer = diff(&b, &b.file(Mkfile::new("/etc/app.conf", 0o600, "k=v\n"), Constraints::new()).unwrap(), Constraints::new());
+    let layer = diff(
+        &b,
+        &b.file(
+            Mkfile::new("/etc/app.conf", 0o600, "k=v\n"),
+            Constraints::new(),
+        )
+        .unwrap(),
+        Constraints::new(),
+    );
     let st = merge(&[b, layer], Constraints::new().custom_name("COPY --link"));
     insta::assert_snapshot!(snapshot_of(&st));
 }

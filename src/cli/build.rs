@@ -43,7 +43,7 @@ pub struct BuildFlags {
     #[arg(short = 'o', long = "output", value_name = "SPEC")]
     pub outputs: Vec<String>,
     /// Image name (shortcut for --output type=image,name=NAME).
-    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    #[arg(short = 't', long = "tag", visible_alias = "image-tag", value_name = "NAME")]
     pub tags: Vec<String>,
     /// Push the tagged images.
     #[arg(long)]
@@ -97,6 +97,8 @@ pub(crate) struct BuildPlan {
     pub flags: BuildFlags,
     /// Rendered Dockerfile line → template line, for Bentos.
     pub template_lookup: Option<TemplateLookup>,
+    /// A Bento's custom base image: say so before building when it does not run as root.
+    pub check_base_user: Option<String>,
 }
 
 pub(super) async fn run(daemon: &DaemonArgs, cmd: BuildCommand) -> anyhow::Result<()> {
@@ -117,7 +119,7 @@ pub(super) async fn run(daemon: &DaemonArgs, cmd: BuildCommand) -> anyhow::Resul
         }
         named_contexts.insert(name.to_string(), LocalContext::new(dir).with_dockerignore(None)?);
     }
-    execute(daemon, BuildPlan { dockerfile, context, named_contexts, flags: cmd.flags, template_lookup: None }).await
+    execute(daemon, BuildPlan { dockerfile, context, named_contexts, flags: cmd.flags, template_lookup: None, check_base_user: None }).await
 }
 
 /// Reads and parses a Dockerfile; errors show the BuildKit-style excerpt.
@@ -183,6 +185,9 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
     let mut build = Build::start(conn.channel.clone(), options).await?;
     let status = build.take_status();
 
+    if let Some(base) = &plan.check_base_user {
+        warn_non_root_base(build.gateway(), base, &platforms).await;
+    }
     let session = build.session_id().to_string();
     let convert_opts = ConvertOptions {
         target: flags.target.clone(),
@@ -272,6 +277,23 @@ pub(crate) async fn execute(daemon: &DaemonArgs, plan: BuildPlan) -> anyhow::Res
         eprintln!("bentokit: built; the result stays in the BuildKit cache (add --output type=oci,dest=image.tar, or -t NAME --push, to export it)");
     }
     Ok(())
+}
+
+/// BentoML issue #4506: a base image that runs as another user breaks `groupadd` in
+/// templates that do not switch to root. Ours do; say what happens either way.
+async fn warn_non_root_base(gateway: &Gateway, base: &str, platforms: &[llb::Platform]) {
+    let Ok(reference) = convert::Reference::parse_normalized(base) else { return };
+    let platform = platforms.first().cloned().unwrap_or_else(convert::host_platform);
+    let Ok(resolved) = gateway.resolve_image_config(&reference.to_string(), &platform.to_pb()).await else { return };
+    let Ok(image) = convert::Image::from_json(&resolved.config_json) else { return };
+    let user = image.config.user.trim();
+    if !user.is_empty() && !matches!(user, "root" | "0" | "0:0" | "root:root") {
+        eprintln!(
+            "note: the base image {base} runs as user {user:?}, not root. Installing packages and creating the \
+             bentoml user need root: bentokit's templates switch with `USER root` first; a custom template \
+             that overrides SETUP_BENTO_BASE_IMAGE must do the same (see BentoML issue #4506)."
+        );
+    }
 }
 
 /// `KEY=VALUE` flags into a map; with `from_env`, a bare `KEY` takes the environment's value.

@@ -2,7 +2,9 @@
 //! a message and an exit code. This is the only module that prints.
 
 mod build;
+mod containerize;
 mod debug;
+mod dockerfile;
 mod llb;
 
 use std::path::PathBuf;
@@ -61,6 +63,8 @@ impl DaemonArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an image from a Bento (a directory or NAME[:VERSION] in the BentoML store).
+    Containerize(containerize::ContainerizeCommand),
     /// Build a Dockerfile and its context into an image (like buildctl/buildx build).
     Build(build::BuildCommand),
     /// Print the LLB a Dockerfile converts to (JSON, or the Definition bytes buildctl reads).
@@ -68,6 +72,8 @@ pub enum Command {
     /// Inspect and manage the BuildKit daemon.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Print the Dockerfile that containerize builds for a Bento (no daemon needed).
+    Dockerfile(dockerfile::DockerfileArgs),
 }
 
 /// An error whose text is already formatted for the terminal (a Dockerfile excerpt).
@@ -98,6 +104,10 @@ impl std::error::Error for Cancelled {}
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing();
+    // Rendering needs no daemon and no async runtime (starting one costs milliseconds).
+    if let Command::Dockerfile(args) = cli.command {
+        return dockerfile::run(args).map_or_else(|e| report(&e), |()| 0);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -113,9 +123,11 @@ pub fn main() -> i32 {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Containerize(cmd) => containerize::run(&cli.daemon, cmd).await,
         Command::Build(cmd) => build::run(&cli.daemon, cmd).await,
         Command::Llb(cmd) => llb::run(&cli.daemon, cmd).await,
         Command::Debug(cmd) => debug::run(&cli.daemon, cmd).await,
+        Command::Dockerfile(args) => dockerfile::run(args),
     }
 }
 

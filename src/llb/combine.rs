@@ -30,8 +30,12 @@ pub fn merge(inputs: &[State], c: Constraints) -> State {
     let op = pb::Op {
         inputs: list.pb.clone(),
         platform: None,
-        constraints: Some(pb::WorkerConstraints { filter: c.worker_filters.clone() }),
-        op: Some(pb::op::Op::Merge(pb::MergeOp { inputs: merge_inputs })),
+        constraints: Some(pb::WorkerConstraints {
+            filter: c.worker_filters.clone(),
+        }),
+        op: Some(pb::op::Op::Merge(pb::MergeOp {
+            inputs: merge_inputs,
+        })),
     };
     let node = Node::new(op, list, c);
     present[0].with_output(Some(Output { node, index: 0 }))
@@ -41,7 +45,11 @@ pub fn merge(inputs: &[State], c: Constraints) -> State {
 /// gives `upper` itself; both scratch gives scratch.
 pub fn diff(lower: &State, upper: &State, c: Constraints) -> State {
     if lower.is_scratch() {
-        return if upper.is_scratch() { State::scratch() } else { upper.clone() };
+        return if upper.is_scratch() {
+            State::scratch()
+        } else {
+            upper.clone()
+        };
     }
     let mut c = c;
     c.add_cap("diffop");
@@ -59,7 +67,9 @@ pub fn diff(lower: &State, upper: &State, c: Constraints) -> State {
     let op = pb::Op {
         inputs: list.pb.clone(),
         platform: None,
-        constraints: Some(pb::WorkerConstraints { filter: c.worker_filters.clone() }),
+        constraints: Some(pb::WorkerConstraints {
+            filter: c.worker_filters.clone(),
+        }),
         op: Some(pb::op::Op::Diff(pb::DiffOp {
             lower: Some(pb::LowerDiffInput { input: lower_index }),
             upper: Some(pb::UpperDiffInput { input: upper_index }),

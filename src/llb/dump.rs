@@ -15,7 +15,7 @@ impl Definition {
         Ok(self
             .ops()?
             .into_iter()
-            .map(|(digest, op, md)| json!({"Op": op_json(&op), "Digest": digest, "OpMetadata": metadata_json(&md)}))
+            .map(|e| json!({"Op": op_json(&e.op), "Digest": e.digest, "OpMetadata": metadata_json(&e.metadata)}))
             .collect())
     }
 
@@ -75,15 +75,27 @@ fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> Value) -> Value {
 }
 
 fn op_json(op: &pb::Op) -> Value {
-    let inputs: Vec<Value> =
-        op.inputs.iter().map(|i| Obj::default().put("digest", i.digest.clone()).put_always("index", i.index).done()).collect();
+    let inputs: Vec<Value> = op
+        .inputs
+        .iter()
+        .map(|i| {
+            Obj::default()
+                .put("digest", i.digest.clone())
+                .put_always("index", i.index)
+                .done()
+        })
+        .collect();
     let body = match &op.op {
         Some(pb::op::Op::Exec(e)) => json!({ "exec": exec_json(e) }),
         Some(pb::op::Op::Source(s)) => {
             json!({ "source": Obj::default().put("identifier", s.identifier.clone()).put("attrs", json!(s.attrs)).done() })
         }
-        Some(pb::op::Op::File(f)) => json!({ "file": { "actions": f.actions.iter().map(file_action_json).collect::<Vec<_>>() } }),
-        Some(pb::op::Op::Merge(m)) => json!({ "merge": { "inputs": m.inputs.iter().map(|i| json!({"input": i.input})).collect::<Vec<_>>() } }),
+        Some(pb::op::Op::File(f)) => {
+            json!({ "file": { "actions": f.actions.iter().map(file_action_json).collect::<Vec<_>>() } })
+        }
+        Some(pb::op::Op::Merge(m)) => {
+            json!({ "merge": { "inputs": m.inputs.iter().map(|i| json!({"input": i.input})).collect::<Vec<_>>() } })
+        }
         Some(pb::op::Op::Diff(d)) => json!({ "diff": {
             "lower": { "input": d.lower.map_or(-1, |l| l.input) },
             "upper": { "input": d.upper.map_or(-1, |u| u.input) },
@@ -94,10 +106,22 @@ fn op_json(op: &pb::Op) -> Value {
     Obj::default()
         .put("inputs", inputs)
         .put("Op", body)
-        .put("platform", opt(&op.platform, |p| {
-            Obj::default().put("Architecture", p.architecture.clone()).put("OS", p.os.clone()).put("Variant", p.variant.clone()).done()
+        .put(
+            "platform",
+            opt(&op.platform, |p| {
+                Obj::default()
+                    .put("Architecture", p.architecture.clone())
+                    .put("OS", p.os.clone())
+                    .put("Variant", p.variant.clone())
+                    .done()
+            }),
+        )
+        .done_with(op.constraints.as_ref().map(|c| {
+            (
+                "constraints",
+                Obj::default().put("filter", json!(c.filter)).done(),
+            )
         }))
-        .done_with(op.constraints.as_ref().map(|c| ("constraints", Obj::default().put("filter", json!(c.filter)).done())))
 }
 
 fn exec_json(e: &pb::ExecOp) -> Value {
@@ -108,7 +132,13 @@ fn exec_json(e: &pb::ExecOp) -> Value {
             .put("cwd", m.cwd.clone())
             .put("user", m.user.clone())
             .put("hostname", m.hostname.clone())
-            .put("extraHosts", m.extra_hosts.iter().map(|h| json!({"Host": h.host, "IP": h.ip})).collect::<Vec<_>>())
+            .put(
+                "extraHosts",
+                m.extra_hosts
+                    .iter()
+                    .map(|h| json!({"Host": h.host, "IP": h.ip}))
+                    .collect::<Vec<_>>(),
+            )
             .put("removeMountStubsRecursive", m.remove_mount_stubs_recursive)
             .put("validExitCodes", json!(m.valid_exit_codes))
             .done()
@@ -124,18 +154,47 @@ fn exec_json(e: &pb::ExecOp) -> Value {
                 .put("dest", m.dest.clone())
                 .put_always("output", m.output)
                 .put("readonly", m.readonly)
-                .put("mountType", if m.mount_type == 0 { Value::Null } else { kind.into() })
+                .put(
+                    "mountType",
+                    if m.mount_type == 0 {
+                        Value::Null
+                    } else {
+                        kind.into()
+                    },
+                )
                 .put("TmpfsOpt", opt(&m.tmpfs_opt, |t| json!({"size": t.size})))
-                .put("cacheOpt", opt(&m.cache_opt, |c| {
-                    let sharing = pb::CacheSharingOpt::try_from(c.sharing).map_or("UNKNOWN", |s| s.as_str_name());
-                    json!({"ID": c.id, "sharing": sharing})
-                }))
-                .put("secretOpt", opt(&m.secret_opt, |s| {
-                    Obj::default().put("ID", s.id.clone()).put("uid", s.uid).put("gid", s.gid).put("mode", s.mode).put("optional", s.optional).done()
-                }))
-                .put("SSHOpt", opt(&m.ssh_opt, |s| {
-                    Obj::default().put("ID", s.id.clone()).put("uid", s.uid).put("gid", s.gid).put("mode", s.mode).put("optional", s.optional).done()
-                }))
+                .put(
+                    "cacheOpt",
+                    opt(&m.cache_opt, |c| {
+                        let sharing = pb::CacheSharingOpt::try_from(c.sharing)
+                            .map_or("UNKNOWN", |s| s.as_str_name());
+                        json!({"ID": c.id, "sharing": sharing})
+                    }),
+                )
+                .put(
+                    "secretOpt",
+                    opt(&m.secret_opt, |s| {
+                        Obj::default()
+                            .put("ID", s.id.clone())
+                            .put("uid", s.uid)
+                            .put("gid", s.gid)
+                            .put("mode", s.mode)
+                            .put("optional", s.optional)
+                            .done()
+                    }),
+                )
+                .put(
+                    "SSHOpt",
+                    opt(&m.ssh_opt, |s| {
+                        Obj::default()
+                            .put("ID", s.id.clone())
+                            .put("uid", s.uid)
+                            .put("gid", s.gid)
+                            .put("mode", s.mode)
+                            .put("optional", s.optional)
+                            .done()
+                    }),
+                )
                 .done()
         })
         .collect();
@@ -144,21 +203,52 @@ fn exec_json(e: &pb::ExecOp) -> Value {
     Obj::default()
         .put("meta", meta)
         .put("mounts", mounts)
-        .put("network", if e.network == 0 { Value::Null } else { network.into() })
-        .put("security", if e.security == 0 { Value::Null } else { security.into() })
-        .put("secretenv", e.secretenv.iter().map(|s| {
-            Obj::default().put("ID", s.id.clone()).put("name", s.name.clone()).put("optional", s.optional).done()
-        }).collect::<Vec<_>>())
+        .put(
+            "network",
+            if e.network == 0 {
+                Value::Null
+            } else {
+                network.into()
+            },
+        )
+        .put(
+            "security",
+            if e.security == 0 {
+                Value::Null
+            } else {
+                security.into()
+            },
+        )
+        .put(
+            "secretenv",
+            e.secretenv
+                .iter()
+                .map(|s| {
+                    Obj::default()
+                        .put("ID", s.id.clone())
+                        .put("name", s.name.clone())
+                        .put("optional", s.optional)
+                        .done()
+                })
+                .collect::<Vec<_>>(),
+        )
         .done()
 }
 
 fn chown_json(c: &Option<pb::ChownOpt>) -> Value {
     let user = |u: &pb::UserOpt| match &u.user {
         Some(pb::user_opt::User::ById(id)) => json!({"ByID": id}),
-        Some(pb::user_opt::User::ByName(n)) => json!({"ByName": {"name": n.name, "input": n.input}}),
+        Some(pb::user_opt::User::ByName(n)) => {
+            json!({"ByName": {"name": n.name, "input": n.input}})
+        }
         None => Value::Null,
     };
-    opt(c, |c| Obj::default().put("user", opt(&c.user, user)).put("group", opt(&c.group, user)).done())
+    opt(c, |c| {
+        Obj::default()
+            .put("user", opt(&c.user, user))
+            .put("group", opt(&c.group, user))
+            .done()
+    })
 }
 
 fn file_action_json(a: &pb::FileAction) -> Value {
@@ -223,10 +313,20 @@ fn metadata_json(md: &pb::OpMetadata) -> Value {
     Obj::default()
         .put("ignore_cache", md.ignore_cache)
         .put("description", json!(md.description))
-        .put("export_cache", opt(&md.export_cache, |e| json!({"Value": e.value})))
+        .put(
+            "export_cache",
+            opt(&md.export_cache, |e| json!({"Value": e.value})),
+        )
         .put("caps", json!(md.caps))
-        .put("progress_group", opt(&md.progress_group, |g| {
-            Obj::default().put("id", g.id.clone()).put("name", g.name.clone()).put("weak", g.weak).done()
-        }))
+        .put(
+            "progress_group",
+            opt(&md.progress_group, |g| {
+                Obj::default()
+                    .put("id", g.id.clone())
+                    .put("name", g.name.clone())
+                    .put("weak", g.weak)
+                    .done()
+            }),
+        )
         .done()
 }

@@ -9,7 +9,10 @@
 pub enum LlbError {
     /// An image reference could not be normalized (`FROM`/`--from` value).
     #[error("invalid image reference {reference:?}: {reason}")]
-    InvalidImageReference { reference: String, reason: &'static str },
+    InvalidImageReference {
+        reference: String,
+        reason: &'static str,
+    },
     /// A platform string such as `linux/arm64/v8` could not be parsed.
     #[error("invalid platform {0:?}: expected os/arch[/variant]")]
     InvalidPlatform(String),
@@ -18,7 +21,10 @@ pub enum LlbError {
     EmptyArgs,
     /// A mount was declared in a way BuildKit would reject.
     #[error("invalid mount at {target:?}: {reason}")]
-    InvalidMount { target: String, reason: &'static str },
+    InvalidMount {
+        target: String,
+        reason: &'static str,
+    },
     /// `State::file` was called with no action.
     #[error("a file operation needs at least one action")]
     EmptyFileOp,

@@ -45,7 +45,14 @@ impl Mount {
 
     /// `type=cache`: a persistent directory shared between builds by `id`.
     pub fn cache(target: impl Into<String>, id: impl Into<String>, sharing: CacheSharing) -> Self {
-        Mount::new(target.into(), None, MountKind::Cache { id: id.into(), sharing })
+        Mount::new(
+            target.into(),
+            None,
+            MountKind::Cache {
+                id: id.into(),
+                sharing,
+            },
+        )
     }
 
     /// `type=tmpfs`: an empty in-memory filesystem.
@@ -54,7 +61,14 @@ impl Mount {
     }
 
     fn new(target: String, source: Option<State>, kind: MountKind) -> Self {
-        Mount { target, source, selector: String::new(), readonly: false, no_output: false, kind }
+        Mount {
+            target,
+            source,
+            selector: String::new(),
+            readonly: false,
+            no_output: false,
+            kind,
+        }
     }
 
     pub fn readonly(mut self) -> Self {
@@ -110,12 +124,24 @@ impl Secret {
     pub fn file(id: impl Into<String>) -> Self {
         let id = id.into();
         let target = format!("/run/secrets/{id}");
-        Secret { id, target: Some(target), env: None, uid: 0, gid: 0, mode: 0o400, optional: false }
+        Secret {
+            id,
+            target: Some(target),
+            env: None,
+            uid: 0,
+            gid: 0,
+            mode: 0o400,
+            optional: false,
+        }
     }
 
     /// Only an environment variable `name` (`--mount=type=secret,id=…,env=NAME`).
     pub fn env(id: impl Into<String>, name: impl Into<String>) -> Self {
-        Secret { env: Some(name.into()), target: None, ..Secret::file(id) }
+        Secret {
+            env: Some(name.into()),
+            target: None,
+            ..Secret::file(id)
+        }
     }
 
     pub fn target(mut self, path: impl Into<String>) -> Self {
@@ -165,7 +191,14 @@ pub struct Ssh {
 impl Ssh {
     /// Agent `id` (`default` unless the user named one); socket mode 0600.
     pub fn new(id: impl Into<String>) -> Self {
-        Ssh { id: id.into(), target: None, uid: 0, gid: 0, mode: 0o600, optional: false }
+        Ssh {
+            id: id.into(),
+            target: None,
+            uid: 0,
+            gid: 0,
+            mode: 0o600,
+            optional: false,
+        }
     }
 
     pub fn target(mut self, path: impl Into<String>) -> Self {
@@ -194,6 +227,17 @@ impl Ssh {
     }
 }
 
+/// Proxy settings passed to the command but kept out of the cache key (`HTTP_PROXY` & co.
+/// build args in Dockerfiles). Empty fields are not set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyEnv {
+    pub http_proxy: String,
+    pub https_proxy: String,
+    pub ftp_proxy: String,
+    pub no_proxy: String,
+    pub all_proxy: String,
+}
+
 /// Builder of one exec op; start with [`State::run`], end with [`Exec::finish`].
 #[derive(Clone, Debug)]
 pub struct Exec {
@@ -207,6 +251,7 @@ pub struct Exec {
     ssh: Vec<Ssh>,
     readonly_root: bool,
     valid_exit_codes: Vec<i32>,
+    proxy_env: Option<ProxyEnv>,
     constraints: Constraints,
 }
 
@@ -226,6 +271,7 @@ impl State {
             ssh: Vec::new(),
             readonly_root: false,
             valid_exit_codes: Vec::new(),
+            proxy_env: None,
             constraints: Constraints::default(),
         }
     }
@@ -289,6 +335,11 @@ impl Exec {
         self
     }
 
+    pub fn proxy_env(mut self, proxy: ProxyEnv) -> Self {
+        self.proxy_env = Some(proxy);
+        self
+    }
+
     pub fn constraints(mut self, c: Constraints) -> Self {
         self.constraints = c;
         self
@@ -299,9 +350,25 @@ impl Exec {
         if self.args.is_empty() {
             return Err(LlbError::EmptyArgs);
         }
-        let Exec { caller, base, args, mut mounts, secrets, ssh, readonly_root, valid_exit_codes, mut constraints } = self;
+        let Exec {
+            caller,
+            base,
+            args,
+            mut mounts,
+            secrets,
+            ssh,
+            readonly_root,
+            valid_exit_codes,
+            proxy_env,
+            mut constraints,
+        } = self;
         for m in &mounts {
-            let bad = |reason| Err(LlbError::InvalidMount { target: m.target.clone(), reason });
+            let bad = |reason| {
+                Err(LlbError::InvalidMount {
+                    target: m.target.clone(),
+                    reason,
+                })
+            };
             if !m.target.starts_with('/') {
                 return bad("mount targets must be absolute paths");
             }
@@ -322,7 +389,11 @@ impl Exec {
         let ssh_targets: Vec<String> = ssh
             .iter()
             .enumerate()
-            .map(|(i, s)| s.target.clone().unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{i}")))
+            .map(|(i, s)| {
+                s.target
+                    .clone()
+                    .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{i}"))
+            })
             .collect();
         if let Some(first) = ssh_targets.first() {
             if !env.iter().any(|(k, _)| k == "SSH_AUTH_SOCK") {
@@ -336,11 +407,28 @@ impl Exec {
             cwd: meta.dir.clone(),
             user: meta.user.clone(),
             hostname: meta.hostname.clone(),
-            extra_hosts: meta.extra_hosts.iter().map(|(host, ip)| pb::HostIp { host: host.clone(), ip: ip.clone() }).collect(),
+            extra_hosts: meta
+                .extra_hosts
+                .iter()
+                .map(|(host, ip)| pb::HostIp {
+                    host: host.clone(),
+                    ip: ip.clone(),
+                })
+                .collect(),
             remove_mount_stubs_recursive: true,
             valid_exit_codes: valid_exit_codes.clone(),
+            proxy_env: proxy_env.map(|p| pb::ProxyEnv {
+                http_proxy: p.http_proxy,
+                https_proxy: p.https_proxy,
+                ftp_proxy: p.ftp_proxy,
+                no_proxy: p.no_proxy,
+                all_proxy: p.all_proxy,
+            }),
             ..Default::default()
         };
+        if pb_meta.proxy_env.is_some() {
+            constraints.add_cap("exec.meta.proxyenv");
+        }
         let network = match meta.network {
             Network::Sandbox => pb::NetMode::Unset,
             Network::Host => pb::NetMode::Host,
@@ -393,7 +481,10 @@ impl Exec {
                         CacheSharing::Private => pb::CacheSharingOpt::Private,
                         CacheSharing::Locked => pb::CacheSharingOpt::Locked,
                     };
-                    pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: sharing as i32 });
+                    pm.cache_opt = Some(pb::CacheOpt {
+                        id: id.clone(),
+                        sharing: sharing as i32,
+                    });
                 }
                 MountKind::Tmpfs { size } => {
                     constraints.add_cap("exec.mount.tmpfs");
@@ -421,13 +512,23 @@ impl Exec {
         for s in &secrets {
             if let Some(name) = &s.env {
                 constraints.add_cap("exec.secretenv");
-                secret_env.push(pb::SecretEnv { id: s.id.clone(), name: name.clone(), optional: s.optional });
+                secret_env.push(pb::SecretEnv {
+                    id: s.id.clone(),
+                    name: name.clone(),
+                    optional: s.optional,
+                });
             }
             if let Some(target) = &s.target {
                 pb_mounts.push(pb::Mount {
                     dest: target.clone(),
                     mount_type: pb::MountType::Secret as i32,
-                    secret_opt: Some(pb::SecretOpt { id: s.id.clone(), uid: s.uid, gid: s.gid, mode: s.mode, optional: s.optional }),
+                    secret_opt: Some(pb::SecretOpt {
+                        id: s.id.clone(),
+                        uid: s.uid,
+                        gid: s.gid,
+                        mode: s.mode,
+                        optional: s.optional,
+                    }),
                     ..Default::default()
                 });
             }
@@ -439,16 +540,28 @@ impl Exec {
             pb_mounts.push(pb::Mount {
                 dest: target,
                 mount_type: pb::MountType::Ssh as i32,
-                ssh_opt: Some(pb::SshOpt { id: s.id.clone(), uid: s.uid, gid: s.gid, mode: s.mode, optional: s.optional }),
+                ssh_opt: Some(pb::SshOpt {
+                    id: s.id.clone(),
+                    uid: s.uid,
+                    gid: s.gid,
+                    mode: s.mode,
+                    optional: s.optional,
+                }),
                 ..Default::default()
             });
         }
 
-        let platform = constraints.platform.clone().or_else(|| meta.platform.clone()).unwrap_or_else(Platform::host);
+        let platform = constraints
+            .platform
+            .clone()
+            .or_else(|| meta.platform.clone())
+            .unwrap_or_else(Platform::host);
         let op = pb::Op {
             inputs: inputs.pb.clone(),
             platform: Some(platform.to_pb()),
-            constraints: Some(pb::WorkerConstraints { filter: constraints.worker_filters.clone() }),
+            constraints: Some(pb::WorkerConstraints {
+                filter: constraints.worker_filters.clone(),
+            }),
             op: Some(pb::op::Op::Exec(pb::ExecOp {
                 meta: Some(pb_meta),
                 mounts: pb_mounts,
@@ -465,8 +578,11 @@ impl Exec {
         for (m, out) in mounts.iter().zip(output_of) {
             let source = m.source.clone().unwrap_or_default();
             let state = match out {
-                Some(index) => source.with_output(Some(Output { node: node.clone(), index })),
-                None if m.readonly => source,
+                Some(index) => source.with_output(Some(Output {
+                    node: node.clone(),
+                    index,
+                })),
+                None if m.readonly && matches!(m.kind, MountKind::Bind) => source,
                 None => continue,
             };
             if m.target == "/" {
@@ -477,7 +593,10 @@ impl Exec {
         }
         // OK to expect: the root mount was pushed above and is writable or readonly.
         let root = root_state.expect("root mount present");
-        Ok(ExecState { root, mounts: mount_states })
+        Ok(ExecState {
+            root,
+            mounts: mount_states,
+        })
     }
 }
 
@@ -497,6 +616,9 @@ impl ExecState {
     /// The state of the mount at `target` after the run: the changed filesystem for a writable
     /// bind mount, the source for a readonly one, `None` for cache/tmpfs/no-output mounts.
     pub fn mount(&self, target: &str) -> Option<State> {
-        self.mounts.iter().find(|(t, _)| t == target).map(|(_, s)| s.clone())
+        self.mounts
+            .iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, s)| s.clone())
     }
 }

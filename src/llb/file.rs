@@ -32,7 +32,10 @@ impl UserRef {
     fn to_pb(&self, base: i64) -> pb::UserOpt {
         let user = match self {
             UserRef::Id(id) => pb::user_opt::User::ById(*id),
-            UserRef::Name(name) => pb::user_opt::User::ByName(pb::NamedUserOpt { name: name.clone(), input: base }),
+            UserRef::Name(name) => pb::user_opt::User::ByName(pb::NamedUserOpt {
+                name: name.clone(),
+                input: base,
+            }),
         };
         pb::UserOpt { user: Some(user) }
     }
@@ -47,7 +50,10 @@ pub struct Chown {
 
 impl Chown {
     pub fn ids(uid: u32, gid: u32) -> Self {
-        Chown { user: Some(UserRef::Id(uid)), group: Some(UserRef::Id(gid)) }
+        Chown {
+            user: Some(UserRef::Id(uid)),
+            group: Some(UserRef::Id(gid)),
+        }
     }
 
     /// `user`, `user:group`, `1000:1000`, `app:0` … (the `--chown` syntax).
@@ -56,11 +62,17 @@ impl Chown {
             Some((u, g)) => (u, Some(g)),
             None => (spec, None),
         };
-        Chown { user: Some(UserRef::parse(user)), group: group.map(UserRef::parse) }
+        Chown {
+            user: Some(UserRef::parse(user)),
+            group: group.map(UserRef::parse),
+        }
     }
 
     fn to_pb(&self, base: i64) -> pb::ChownOpt {
-        pb::ChownOpt { user: self.user.as_ref().map(|u| u.to_pb(base)), group: self.group.as_ref().map(|g| g.to_pb(base)) }
+        pb::ChownOpt {
+            user: self.user.as_ref().map(|u| u.to_pb(base)),
+            group: self.group.as_ref().map(|g| g.to_pb(base)),
+        }
     }
 }
 
@@ -76,7 +88,13 @@ pub struct Mkdir {
 
 impl Mkdir {
     pub fn new(path: impl Into<String>, mode: u32) -> Self {
-        Mkdir { path: path.into(), mode, parents: false, owner: None, timestamp: None }
+        Mkdir {
+            path: path.into(),
+            mode,
+            parents: false,
+            owner: None,
+            timestamp: None,
+        }
     }
 
     /// Create missing parents too (`mkdir -p`).
@@ -109,7 +127,13 @@ pub struct Mkfile {
 
 impl Mkfile {
     pub fn new(path: impl Into<String>, mode: u32, data: impl Into<Vec<u8>>) -> Self {
-        Mkfile { path: path.into(), mode, data: data.into(), owner: None, timestamp: None }
+        Mkfile {
+            path: path.into(),
+            mode,
+            data: data.into(),
+            owner: None,
+            timestamp: None,
+        }
     }
 
     pub fn owner(mut self, owner: Chown) -> Self {
@@ -133,7 +157,11 @@ pub struct Rm {
 
 impl Rm {
     pub fn new(path: impl Into<String>) -> Self {
-        Rm { path: path.into(), allow_not_found: false, allow_wildcard: false }
+        Rm {
+            path: path.into(),
+            allow_not_found: false,
+            allow_wildcard: false,
+        }
     }
 
     pub fn allow_not_found(mut self) -> Self {
@@ -159,7 +187,12 @@ pub struct Symlink {
 
 impl Symlink {
     pub fn new(oldpath: impl Into<String>, newpath: impl Into<String>) -> Self {
-        Symlink { oldpath: oldpath.into(), newpath: newpath.into(), owner: None, timestamp: None }
+        Symlink {
+            oldpath: oldpath.into(),
+            newpath: newpath.into(),
+            owner: None,
+            timestamp: None,
+        }
     }
 
     pub fn owner(mut self, owner: Chown) -> Self {
@@ -397,7 +430,11 @@ impl State {
                         c.add_cap("file.copy.includeexcludepatterns");
                     }
                     let src = super::state::join_path(
-                        if a.src.starts_with('/') { "/" } else { a.source.get_dir() },
+                        if a.src.starts_with('/') {
+                            "/"
+                        } else {
+                            a.source.get_dir()
+                        },
                         &clean_path(&a.src),
                     );
                     Action::Copy(pb::FileActionCopy {
@@ -422,7 +459,11 @@ impl State {
             };
             let last = i + 1 == actions.len();
             pb_actions.push(pb::FileAction {
-                input: if i == 0 { base } else { input_count + i as i64 - 1 },
+                input: if i == 0 {
+                    base
+                } else {
+                    input_count + i as i64 - 1
+                },
                 secondary_input: secondary,
                 output: if last { 0 } else { -1 },
                 action: Some(pb_action),
@@ -432,8 +473,12 @@ impl State {
         let op = pb::Op {
             inputs: inputs.pb.clone(),
             platform: None, // file ops are not platform specific
-            constraints: Some(pb::WorkerConstraints { filter: c.worker_filters.clone() }),
-            op: Some(pb::op::Op::File(pb::FileOp { actions: pb_actions })),
+            constraints: Some(pb::WorkerConstraints {
+                filter: c.worker_filters.clone(),
+            }),
+            op: Some(pb::op::Op::File(pb::FileOp {
+                actions: pb_actions,
+            })),
         };
         let node = Node::new(op, inputs, c);
         Ok(self.with_output(Some(Output { node, index: 0 })))
@@ -473,11 +518,20 @@ mod tests {
 
     #[test]
     fn chown_parse() {
-        assert_eq!(Chown::parse("root"), Chown { user: Some(UserRef::Id(0)), group: None });
+        assert_eq!(
+            Chown::parse("root"),
+            Chown {
+                user: Some(UserRef::Id(0)),
+                group: None
+            }
+        );
         assert_eq!(Chown::parse("1000:1001"), Chown::ids(1000, 1001));
         assert_eq!(
             Chown::parse("app:staff"),
-            Chown { user: Some(UserRef::Name("app".into())), group: Some(UserRef::Name("staff".into())) }
+            Chown {
+                user: Some(UserRef::Name("app".into())),
+                group: Some(UserRef::Name("staff".into()))
+            }
         );
     }
 }

@@ -48,7 +48,9 @@ impl Definition {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LlbError> {
-        pb::Definition::decode(bytes).map(|pb| Definition { pb }).map_err(LlbError::Decode)
+        pb::Definition::decode(bytes)
+            .map(|pb| Definition { pb })
+            .map_err(LlbError::Decode)
     }
 
     pub fn from_pb(pb: pb::Definition) -> Self {
@@ -56,7 +58,7 @@ impl Definition {
     }
 
     /// Each op with its digest and metadata, in definition order (terminal op last).
-    pub fn ops(&self) -> Result<Vec<(String, pb::Op, pb::OpMetadata)>, LlbError> {
+    pub fn ops(&self) -> Result<Vec<OpEntry>, LlbError> {
         self.pb
             .def
             .iter()
@@ -64,7 +66,11 @@ impl Definition {
                 let op = pb::Op::decode(bytes.as_slice()).map_err(LlbError::Decode)?;
                 let digest = digest_of(bytes);
                 let md = self.pb.metadata.get(&digest).cloned().unwrap_or_default();
-                Ok((digest, op, md))
+                Ok(OpEntry {
+                    digest,
+                    op,
+                    metadata: md,
+                })
             })
             .collect()
     }
@@ -75,6 +81,15 @@ impl Definition {
         let op = pb::Op::decode(last.as_slice()).ok()?;
         op.inputs.first().map(|i| i.digest.clone())
     }
+}
+
+/// One decoded op of a definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpEntry {
+    /// `sha256:…` of the op's encoded bytes (how other ops and the metadata refer to it).
+    pub digest: String,
+    pub op: pb::Op,
+    pub metadata: pb::OpMetadata,
 }
 
 pub(crate) fn digest_of(bytes: &[u8]) -> String {
@@ -89,10 +104,18 @@ impl State {
         let Some(out) = self.output() else {
             return Definition { pb: def };
         };
-        let mut walk = Walk { seen_nodes: HashSet::new(), seen_digests: HashSet::new(), maps: Vec::new(), locations: BTreeMap::new() };
+        let mut walk = Walk {
+            seen_nodes: HashSet::new(),
+            seen_digests: HashSet::new(),
+            maps: Vec::new(),
+            locations: BTreeMap::new(),
+        };
         walk.visit(&out.node, &mut def);
 
-        let terminal = pb::Op { inputs: vec![out.to_pb()], ..Default::default() };
+        let terminal = pb::Op {
+            inputs: vec![out.to_pb()],
+            ..Default::default()
+        };
         let bytes = terminal.encode_to_vec();
         let digest = digest_of(&bytes);
         def.def.push(bytes);
@@ -137,7 +160,10 @@ impl Walk {
             self.visit(&input.node, def);
         }
         // Two distinct nodes can encode to the same op: one entry, merged metadata.
-        merge_metadata(def.metadata.entry(node.digest.clone()).or_default(), &node.metadata);
+        merge_metadata(
+            def.metadata.entry(node.digest.clone()).or_default(),
+            &node.metadata,
+        );
         let entry = self.locations.entry(node.digest.clone()).or_default();
         for loc in &node.locations {
             let index = match self.maps.iter().position(|m| *m == loc.map) {
@@ -160,11 +186,13 @@ impl Walk {
 
 fn merge_metadata(into: &mut pb::OpMetadata, from: &pb::OpMetadata) {
     into.ignore_cache |= from.ignore_cache;
-    into.description.extend(from.description.iter().map(|(k, v)| (k.clone(), v.clone())));
+    into.description
+        .extend(from.description.iter().map(|(k, v)| (k.clone(), v.clone())));
     if from.export_cache.is_some() {
         into.export_cache = from.export_cache;
     }
-    into.caps.extend(from.caps.iter().map(|(k, v)| (k.clone(), *v)));
+    into.caps
+        .extend(from.caps.iter().map(|(k, v)| (k.clone(), *v)));
     if from.progress_group.is_some() {
         into.progress_group = from.progress_group.clone();
     }

@@ -38,9 +38,9 @@ mod state;
 
 pub use combine::{diff, merge};
 pub use error::LlbError;
-pub use exec::{CacheSharing, Exec, ExecState, Mount, Secret, Ssh};
+pub use exec::{CacheSharing, Exec, ExecState, Mount, ProxyEnv, Secret, Ssh};
 pub use file::{Chown, Copy, FileAction, FileActions, Mkdir, Mkfile, Rm, Symlink, UserRef};
-pub use marshal::Definition;
+pub use marshal::{Definition, OpEntry};
 pub use source::{normalize_image_reference, Git, Http, Image, Local, ResolveMode};
 pub use sourcemap::{line_range, range, SourceMap};
 pub use state::{Constraints, Network, Output, Platform, Security, State};

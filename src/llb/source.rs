@@ -109,7 +109,12 @@ impl Image {
         }
         let platform = c.platform.clone();
         let op_platform = platform.clone().unwrap_or_else(Platform::host);
-        let out = source_output(format!("docker-image://{reference}"), attrs, Some(&op_platform), c);
+        let out = source_output(
+            format!("docker-image://{reference}"),
+            attrs,
+            Some(&op_platform),
+            c,
+        );
         Ok(State::from_output(out, platform))
     }
 }
@@ -124,7 +129,11 @@ pub struct Local {
 
 impl Local {
     pub fn new(name: impl Into<String>) -> Self {
-        Local { name: name.into(), attrs: BTreeMap::new(), constraints: Constraints::default() }
+        Local {
+            name: name.into(),
+            attrs: BTreeMap::new(),
+            constraints: Constraints::default(),
+        }
     }
 
     /// The session that serves the directory (`local.session`).
@@ -134,7 +143,11 @@ impl Local {
 
     /// Lets the daemon reuse a previous transfer of the same directory (`local.sharedkeyhint`).
     pub fn shared_key_hint(self, hint: impl Into<String>) -> Self {
-        self.attr("local.sharedkeyhint", hint.into(), "source.local.sharedkeyhint")
+        self.attr(
+            "local.sharedkeyhint",
+            hint.into(),
+            "source.local.sharedkeyhint",
+        )
     }
 
     /// Only these paths (and their parents) are sent (`local.followpaths`).
@@ -143,12 +156,20 @@ impl Local {
     }
 
     pub fn include_patterns<S: AsRef<str>>(self, patterns: &[S]) -> Self {
-        self.patterns("local.includepattern", patterns, "source.local.includepatterns")
+        self.patterns(
+            "local.includepattern",
+            patterns,
+            "source.local.includepatterns",
+        )
     }
 
     /// `.dockerignore` patterns (`local.excludepatterns`).
     pub fn exclude_patterns<S: AsRef<str>>(self, patterns: &[S]) -> Self {
-        self.patterns("local.excludepatterns", patterns, "source.local.excludepatterns")
+        self.patterns(
+            "local.excludepatterns",
+            patterns,
+            "source.local.excludepatterns",
+        )
     }
 
     /// `local.unique`: keeps two otherwise equal local sources apart in the op graph.
@@ -186,7 +207,10 @@ impl Local {
         let mut c = self.constraints;
         c.add_cap("source.local");
         let platform = c.platform.clone();
-        State::from_output(source_output(format!("local://{}", self.name), self.attrs, None, c), platform)
+        State::from_output(
+            source_output(format!("local://{}", self.name), self.attrs, None, c),
+            platform,
+        )
     }
 }
 
@@ -202,7 +226,12 @@ pub struct Git {
 impl Git {
     /// `url` as in `ADD https://github.com/o/r.git#ref`, `reference` a branch, tag or commit.
     pub fn new(url: impl Into<String>, reference: impl Into<String>) -> Self {
-        Git { url: url.into(), reference: reference.into(), keep_git_dir: false, constraints: Constraints::default() }
+        Git {
+            url: url.into(),
+            reference: reference.into(),
+            keep_git_dir: false,
+            constraints: Constraints::default(),
+        }
     }
 
     pub fn keep_git_dir(mut self) -> Self {
@@ -257,7 +286,10 @@ impl Git {
         }
         c.add_cap("source.git");
         let platform = c.platform.clone();
-        State::from_output(source_output(format!("git://{id}"), attrs, None, c), platform)
+        State::from_output(
+            source_output(format!("git://{id}"), attrs, None, c),
+            platform,
+        )
     }
 }
 
@@ -271,7 +303,11 @@ pub struct Http {
 
 impl Http {
     pub fn new(url: impl Into<String>) -> Self {
-        Http { url: url.into(), attrs: BTreeMap::new(), constraints: Constraints::default() }
+        Http {
+            url: url.into(),
+            attrs: BTreeMap::new(),
+            constraints: Constraints::default(),
+        }
     }
 
     /// Expected `sha256:…` of the download (`ADD --checksum`).
@@ -289,7 +325,8 @@ impl Http {
 
     /// Permission bits of the downloaded file.
     pub fn perm(mut self, mode: u32) -> Self {
-        self.attrs.insert("http.perm".into(), format!("0{:o}", mode & 0o777));
+        self.attrs
+            .insert("http.perm".into(), format!("0{:o}", mode & 0o777));
         self.constraints.add_cap("source.http.perm");
         self
     }
@@ -327,27 +364,41 @@ fn source_output(
     let op = pb::Op {
         inputs: Vec::new(),
         platform: platform.map(Platform::to_pb),
-        constraints: Some(pb::WorkerConstraints { filter: c.worker_filters.clone() }),
+        constraints: Some(pb::WorkerConstraints {
+            filter: c.worker_filters.clone(),
+        }),
         op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })),
     };
-    Output { node: Node::new(op, InputList::default(), c), index: 0 }
+    Output {
+        node: Node::new(op, InputList::default(), c),
+        index: 0,
+    }
 }
 
 fn is_valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 /// Docker's reference normalization: `busybox` → `docker.io/library/busybox:latest`,
 /// `localhost:5000/base` → `localhost:5000/base:latest`; a digest-only reference gets no tag.
 pub fn normalize_image_reference(reference: &str) -> Result<String, LlbError> {
-    let bad = |reason| LlbError::InvalidImageReference { reference: reference.to_string(), reason };
+    let bad = |reason| LlbError::InvalidImageReference {
+        reference: reference.to_string(),
+        reason,
+    };
     if reference.is_empty() {
         return Err(bad("empty reference"));
     }
     let (name_tag, digest) = match reference.split_once('@') {
         Some((n, d)) => {
             if !is_valid_digest(d) {
-                return Err(bad("digest must look like sha256:<64 lowercase hex digits>"));
+                return Err(bad(
+                    "digest must look like sha256:<64 lowercase hex digits>",
+                ));
             }
             (n, Some(d))
         }
@@ -355,32 +406,50 @@ pub fn normalize_image_reference(reference: &str) -> Result<String, LlbError> {
     };
     let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match name_tag[last_slash..].rfind(':') {
-        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        Some(i) => (
+            &name_tag[..last_slash + i],
+            Some(&name_tag[last_slash + i + 1..]),
+        ),
         None => (name_tag, None),
     };
     if let Some(tag) = tag {
         let ok = !tag.is_empty()
             && tag.len() <= 128
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && !tag.starts_with(['.', '-']);
         if !ok {
             return Err(bad("tag may hold letters, digits, '.', '_', '-' (not first) and at most 128 characters"));
         }
     }
     let (domain, path) = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first.to_string(), rest.to_string()),
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
         _ => ("docker.io".to_string(), name.to_string()),
     };
-    let domain = if domain == "index.docker.io" { "docker.io".to_string() } else { domain };
-    let path = if domain == "docker.io" && !path.contains('/') { format!("library/{path}") } else { path };
+    let domain = if domain == "index.docker.io" {
+        "docker.io".to_string()
+    } else {
+        domain
+    };
+    let path = if domain == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path
+    };
     let path_ok = !path.is_empty()
         && path.split('/').all(|c| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
                 && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
         });
     if !path_ok {
-        return Err(bad("repository name must be lowercase letters, digits and separators"));
+        return Err(bad(
+            "repository name must be lowercase letters, digits and separators",
+        ));
     }
     let mut out = format!("{domain}/{path}");
     match (tag, digest) {

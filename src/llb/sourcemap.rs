@@ -25,8 +25,16 @@ impl SourceMap {
         Self::with_language(filename, "Dockerfile", data)
     }
 
-    pub fn with_language(filename: impl Into<String>, language: impl Into<String>, data: impl Into<Vec<u8>>) -> Self {
-        SourceMap(Arc::new(SourceFile { filename: filename.into(), language: language.into(), data: data.into() }))
+    pub fn with_language(
+        filename: impl Into<String>,
+        language: impl Into<String>,
+        data: impl Into<Vec<u8>>,
+    ) -> Self {
+        SourceMap(Arc::new(SourceFile {
+            filename: filename.into(),
+            language: language.into(),
+            data: data.into(),
+        }))
     }
 
     pub fn filename(&self) -> &str {
@@ -54,5 +62,8 @@ pub fn range(start_line: u32, start_char: u32, end_line: u32, end_char: u32) -> 
         line: i32::try_from(line).unwrap_or(i32::MAX),
         character: i32::try_from(character).unwrap_or(i32::MAX),
     };
-    pb::Range { start: Some(pos(start_line, start_char)), end: Some(pos(end_line, end_char)) }
+    pb::Range {
+        start: Some(pos(start_line, start_char)),
+        end: Some(pos(end_line, end_char)),
+    }
 }

@@ -25,7 +25,11 @@ pub struct Platform {
 
 impl Platform {
     pub fn new(os: &str, architecture: &str) -> Self {
-        Platform { os: os.into(), architecture: architecture.into(), variant: String::new() }
+        Platform {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant: String::new(),
+        }
     }
 
     pub fn linux_amd64() -> Self {
@@ -41,11 +45,8 @@ impl Platform {
             "powerpc64" => "ppc64le",
             other => other,
         };
-        let mut p = Platform::new("linux", arch);
-        if arch == "arm64" {
-            p.variant = "v8".into();
-        }
-        p
+        // containerd normalizes arm64's "v8" variant away, so the Go client sends none.
+        Platform::new("linux", arch)
     }
 
     /// Parses `linux/amd64` or `linux/arm/v7`.
@@ -130,8 +131,11 @@ impl Constraints {
     }
 
     pub fn progress_group(mut self, id: &str, name: &str, weak: bool) -> Self {
-        self.metadata.progress_group =
-            Some(pb::ProgressGroup { id: id.into(), name: name.into(), weak });
+        self.metadata.progress_group = Some(pb::ProgressGroup {
+            id: id.into(),
+            name: name.into(),
+            weak,
+        });
         self
     }
 
@@ -142,8 +146,15 @@ impl Constraints {
     }
 
     /// Attaches source ranges (e.g. Dockerfile lines) to the op; errors on it point there.
-    pub fn location(mut self, map: &SourceMap, ranges: impl IntoIterator<Item = pb::Range>) -> Self {
-        self.locations.push(SourceLocation { map: map.clone(), ranges: ranges.into_iter().collect() });
+    pub fn location(
+        mut self,
+        map: &SourceMap,
+        ranges: impl IntoIterator<Item = pb::Range>,
+    ) -> Self {
+        self.locations.push(SourceLocation {
+            map: map.clone(),
+            ranges: ranges.into_iter().collect(),
+        });
         self
     }
 
@@ -168,7 +179,13 @@ impl Node {
         debug_assert!(op.inputs.len() >= inputs.outputs.len());
         let bytes = op.encode_to_vec();
         let digest = super::marshal::digest_of(&bytes);
-        Arc::new(Node { digest, bytes, inputs: inputs.outputs, metadata: c.metadata, locations: c.locations })
+        Arc::new(Node {
+            digest,
+            bytes,
+            inputs: inputs.outputs,
+            metadata: c.metadata,
+            locations: c.locations,
+        })
     }
 }
 
@@ -196,7 +213,11 @@ impl InputList {
     pub(crate) fn push_unique_slot(&mut self, out: Option<&Output>) {
         if let Some(out) = out {
             self.pb.push(out.to_pb());
-            if !self.outputs.iter().any(|o| std::sync::Arc::ptr_eq(&o.node, &out.node)) {
+            if !self
+                .outputs
+                .iter()
+                .any(|o| std::sync::Arc::ptr_eq(&o.node, &out.node))
+            {
                 self.outputs.push(out.clone());
             }
         }
@@ -221,7 +242,10 @@ impl Output {
     }
 
     pub(crate) fn to_pb(&self) -> pb::Input {
-        pb::Input { digest: self.node.digest.clone(), index: self.index }
+        pb::Input {
+            digest: self.node.digest.clone(),
+            index: self.index,
+        }
     }
 }
 
@@ -286,7 +310,10 @@ pub struct State {
 
 impl fmt::Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("State").field("output", &self.output).field("meta", &*self.meta).finish()
+        f.debug_struct("State")
+            .field("output", &self.output)
+            .field("meta", &*self.meta)
+            .finish()
     }
 }
 
@@ -297,19 +324,31 @@ impl State {
     }
 
     pub(crate) fn from_output(output: Output, platform: Option<Platform>) -> Self {
-        let meta = Meta { platform, ..Meta::default() };
-        State { output: Some(output), meta: Arc::new(meta) }
+        let meta = Meta {
+            platform,
+            ..Meta::default()
+        };
+        State {
+            output: Some(output),
+            meta: Arc::new(meta),
+        }
     }
 
     /// Same meta values, different filesystem.
     pub(crate) fn with_output(&self, output: Option<Output>) -> Self {
-        State { output, meta: self.meta.clone() }
+        State {
+            output,
+            meta: self.meta.clone(),
+        }
     }
 
     fn edit(&self, f: impl FnOnce(&mut Meta)) -> Self {
         let mut meta = (*self.meta).clone();
         f(&mut meta);
-        State { output: self.output.clone(), meta: Arc::new(meta) }
+        State {
+            output: self.output.clone(),
+            meta: Arc::new(meta),
+        }
     }
 
     pub fn output(&self) -> Option<&Output> {
@@ -334,12 +373,20 @@ impl State {
     }
 
     pub fn get_env(&self, key: &str) -> Option<&str> {
-        self.meta.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.meta
+            .env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The environment as `KEY=value` strings, in order.
     pub fn env(&self) -> Vec<String> {
-        self.meta.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        self.meta
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     }
 
     /// Sets the working directory; a relative path is joined to the current one.
@@ -487,7 +534,10 @@ mod tests {
 
     #[test]
     fn env_replaces_and_moves_to_end() {
-        let st = State::scratch().add_env("A", "1").add_env("B", "2").add_env("A", "3");
+        let st = State::scratch()
+            .add_env("A", "1")
+            .add_env("B", "2")
+            .add_env("A", "3");
         assert_eq!(st.env(), vec!["B=2", "A=3"]);
         assert_eq!(st.get_env("A"), Some("3"));
         assert_eq!(st.del_env("A").env(), vec!["B=2"]);
@@ -513,7 +563,10 @@ mod tests {
 
     #[test]
     fn platform_parse() {
-        assert_eq!(Platform::parse("linux/amd64").unwrap(), Platform::linux_amd64());
+        assert_eq!(
+            Platform::parse("linux/amd64").unwrap(),
+            Platform::linux_amd64()
+        );
         assert_eq!(Platform::parse("linux/arm/v7").unwrap().variant, "v7");
         assert!(Platform::parse("linux").is_err());
         assert!(Platform::parse("linux//x").is_err());

@@ -110,6 +110,8 @@ pub(crate) struct VertexRow {
     pub last_block_time: Option<i64>,
     /// Group members, in first-seen order.
     members: Vec<(String, Vertex)>,
+    /// The last log time prefix made (lines of one chunk share their timestamp).
+    prefix_cache: Option<(i64, Vec<u8>)>,
 }
 
 impl VertexRow {
@@ -164,6 +166,8 @@ pub(crate) struct Trace {
     pub updates: HashSet<usize>,
     /// The first start time seen (daemon clock).
     pub start_time: Option<i64>,
+    /// The last digest looked up (logs come in runs for one vertex); cleared on remaps.
+    last_lookup: Option<(String, usize)>,
 }
 
 fn opt_nanos(t: &Option<bollard_buildkit_proto::google::protobuf::Timestamp>) -> Option<i64> {
@@ -180,11 +184,23 @@ impl Trace {
             started_order: Vec::new(),
             updates: HashSet::new(),
             start_time: None,
+            last_lookup: None,
         }
     }
 
     pub fn row_of(&self, digest: &str) -> Option<usize> {
         self.by_digest.get(digest).copied()
+    }
+
+    fn row_of_cached(&mut self, digest: &str) -> Option<usize> {
+        if let Some((d, r)) = &self.last_lookup {
+            if d == digest {
+                return Some(*r);
+            }
+        }
+        let r = self.row_of(digest)?;
+        self.last_lookup = Some((digest.to_string(), r));
+        Some(r)
     }
 
     fn new_row(&mut self, row: VertexRow) -> usize {
@@ -223,6 +239,7 @@ impl Trace {
                     None => members.push((v.digest.clone(), v.clone())),
                 }
                 self.by_digest.insert(v.digest.clone(), g);
+                self.last_lookup = None;
                 continue;
             }
             let (r, existed) = match self.by_digest.get(&v.digest) {
@@ -265,7 +282,7 @@ impl Trace {
             }
         }
         for s in &msg.statuses {
-            let Some(r) = self.row_of(&s.vertex) else { continue };
+            let Some(r) = self.row_of_cached(&s.vertex) else { continue };
             let row = &mut self.rows[r];
             let started = opt_nanos(&s.started);
             let (idx, prev_started) = match row.status_by_id.get(&s.id) {
@@ -298,7 +315,7 @@ impl Trace {
             self.rows[r].bump(now);
         }
         for l in &msg.logs {
-            let Some(r) = self.row_of(&l.vertex) else { continue };
+            let Some(r) = self.row_of_cached(&l.vertex) else { continue };
             let pending = self.opts.pending_logs;
             let row = &mut self.rows[r];
             let ts = opt_nanos(&l.timestamp).unwrap_or(i64::MIN / 2);
@@ -314,11 +331,12 @@ impl Trace {
                     }
                     return;
                 }
-                let line = prefixed_line(since_start, piece);
-                if row.tail.len() == TAIL_LINES {
-                    row.tail.pop_front();
-                }
-                row.tail.push_back(line.clone());
+                let line = row.prefixed_line(since_start, piece);
+                // Reuse the oldest tail buffer instead of allocating a new one per line.
+                let mut kept = if row.tail.len() == TAIL_LINES { row.tail.pop_front().unwrap_or_default() } else { Vec::new() };
+                kept.clear();
+                kept.extend_from_slice(&line);
+                row.tail.push_back(kept);
                 if pending {
                     row.pending_logs.push(line);
                 }
@@ -397,19 +415,38 @@ impl Trace {
     }
 }
 
-/// `12.345 text`: seconds since the vertex started, 3/2/1 decimals as it grows (BuildKit's).
-fn prefixed_line(since_start: i64, text: &[u8]) -> Vec<u8> {
-    let sec = go_seconds(since_start);
-    let prec = if sec < 10.0 {
-        3
-    } else if sec < 100.0 {
-        2
+impl VertexRow {
+    /// `12.345 text`: seconds since the vertex started, 3/2/1 decimals as it grows (BuildKit's).
+    fn prefixed_line(&mut self, since_start: i64, text: &[u8]) -> Vec<u8> {
+        let prefix = match &self.prefix_cache {
+            Some((at, p)) if *at == since_start => p,
+            _ => &self.prefix_cache.insert((since_start, time_prefix(since_start))).1,
+        };
+        let mut line = Vec::with_capacity(prefix.len() + text.len());
+        line.extend_from_slice(prefix);
+        line.extend_from_slice(text);
+        line
+    }
+}
+
+/// `12.345 `: Go's `%.*f` of `Duration.Seconds()` with 3, 2 or 1 decimals below 10 s,
+/// 100 s and above. Integer arithmetic gives the same digits except on exact ties of the
+/// dropped digits (the float is then a hair off the tie), which take Go's float path.
+fn time_prefix(d: i64) -> Vec<u8> {
+    let (prec, unit) = if d < 10_000_000_000 {
+        (3, 1_000_000)
+    } else if d < 100_000_000_000 {
+        (2, 10_000_000)
     } else {
-        1
+        (1, 100_000_000)
     };
-    let mut line = format!("{sec:.prec$} ").into_bytes();
-    line.extend_from_slice(text);
-    line
+    if d < 0 || d % unit == unit / 2 {
+        let sec = go_seconds(d);
+        return format!("{sec:.prec$} ").into_bytes();
+    }
+    let q = (d + unit / 2) / unit;
+    let scale = 1_000_000_000 / unit;
+    format!("{}.{:0prec$} ", q / scale, q % scale).into_bytes()
 }
 
 /// Calls `f(i, piece)` per newline-separated piece; true when the data ended with a newline.
@@ -423,7 +460,7 @@ fn split_lines(mut data: &[u8], mut f: impl FnMut(usize, &[u8])) -> bool {
         if data.is_empty() {
             return true;
         }
-        match memchr(b'\n', data) {
+        match memchr::memchr(b'\n', data) {
             None => {
                 f(i, data);
                 return false;
@@ -435,10 +472,6 @@ fn split_lines(mut data: &[u8], mut f: impl FnMut(usize, &[u8])) -> bool {
             }
         }
     }
-}
-
-fn memchr(b: u8, data: &[u8]) -> Option<usize> {
-    data.iter().position(|&c| c == b)
 }
 
 #[cfg(test)]

@@ -32,7 +32,10 @@ impl Ring {
         if self.slots.is_empty() {
             self.slots = vec![None; RING_SIZE];
         }
-        self.slots[self.pos] = Some(line.to_vec());
+        // Reuse the slot's buffer: this runs once per printed log line.
+        let slot = self.slots[self.pos].get_or_insert_with(Vec::new);
+        slot.clear();
+        slot.extend_from_slice(line);
     }
     fn advance(&mut self) {
         self.pos = (self.pos + 1) % RING_SIZE;
@@ -47,6 +50,8 @@ impl Ring {
 #[derive(Debug, Default)]
 struct RowPrint {
     index: usize,
+    /// `#N ` ready to copy in front of each line.
+    tag: Vec<u8>,
     logs_offset: usize,
     warnings_printed: usize,
     ring: Ring,
@@ -84,6 +89,7 @@ impl PlainPrinter {
         if rp.index == 0 {
             self.next_index += 1;
             rp.index = self.next_index;
+            rp.tag = format!("#{} ", rp.index).into_bytes();
         }
         let index = rp.index;
         if self.current != Some(r) {
@@ -158,7 +164,7 @@ impl PlainPrinter {
                 out.extend_from_slice(rest);
                 rest
             } else {
-                let _ = write!(out, "#{} ", index);
+                out.extend_from_slice(&rp.tag);
                 out.extend_from_slice(l);
                 l
             };
@@ -341,10 +347,7 @@ impl Limiter {
         tokens -= 1.0;
         let wait = if tokens < 0.0 { (1e9 * (-tokens / limit)) as i64 } else { 0 };
         if wait <= 0 {
-            self.last = Some(match self.last {
-                Some(l) if now < l => now,
-                _ => now,
-            });
+            self.last = Some(now);
             self.tokens = tokens;
             true
         } else {

@@ -169,7 +169,7 @@ impl Renderer {
         match self.opts.mode {
             ResolvedMode::Plain => self.plain.on_tick(now, &mut self.buf),
             ResolvedMode::Tty => {
-                self.draw(now, false);
+                self.draw(now);
                 self.next_frame = Some(now + TTY_FRAME);
             }
             _ => {}
@@ -177,18 +177,17 @@ impl Renderer {
         self.flush();
     }
 
-    fn draw(&mut self, now: i64, final_frame: bool) {
+    fn frame_text(&mut self, now: i64, final_frame: bool) -> String {
         if let Some((rows, cols)) = console::Term::stderr().size_checked() {
             self.size = (usize::from(rows), usize::from(cols));
         }
         let (height, width) = self.size;
-        let text = frame(
-            &self.trace,
-            &self.opts.phase,
-            now,
-            self.daemon_offset.unwrap_or(0),
-            FrameOptions { width, height, color: self.opts.color, final_frame },
-        );
+        let opts = FrameOptions { width, height, color: self.opts.color, final_frame };
+        frame(&self.trace, &self.opts.phase, now, self.daemon_offset.unwrap_or(0), opts)
+    }
+
+    fn draw(&mut self, now: i64) {
+        let text = self.frame_text(now, false);
         if let Some(bar) = &self.bar {
             bar.set_message(text);
         }
@@ -208,10 +207,14 @@ impl Renderer {
         match self.opts.mode {
             ResolvedMode::Plain => self.plain.finish(now, &mut self.buf),
             ResolvedMode::Tty => {
-                self.draw(now, true);
+                // Clear the live area and print the last frame as ordinary lines, so what
+                // follows starts on a fresh line whatever the terminal's wrap state.
                 if let Some(bar) = self.bar.take() {
-                    bar.finish();
+                    bar.finish_and_clear();
                 }
+                let text = self.frame_text(now, true);
+                self.buf.extend_from_slice(text.as_bytes());
+                self.buf.push(b'\n');
                 error_logs_from_tail(&self.trace, &mut self.buf);
             }
             ResolvedMode::Quiet => error_logs_from_tail(&self.trace, &mut self.buf),
@@ -304,6 +307,14 @@ impl Progress {
             .spawn(move || {
                 let mut r = Renderer::new(opts, out);
                 loop {
+                    // A flood of messages must not starve the refresh: a due tick goes first.
+                    if let Some(deadline) = r.next_deadline() {
+                        let now = wall_nanos();
+                        if now >= deadline {
+                            r.on_tick(now);
+                            continue;
+                        }
+                    }
                     let next = match r.next_deadline() {
                         None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
                         Some(deadline) => {

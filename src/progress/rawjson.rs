@@ -227,7 +227,7 @@ fn source(s: &pb::Source) -> Json {
 
 fn range(r: &pb::Range) -> Json {
     let pos = |p: &Option<pb::Position>| {
-        let p = p.clone().unwrap_or_default();
+        let p = p.unwrap_or_default();
         Obj::new().int_omit("line", i64::from(p.line)).int_omit("character", i64::from(p.character)).done()
     };
     Obj::new().put("start", pos(&r.start)).put("end", pos(&r.end)).done()

@@ -10,7 +10,8 @@ pub(crate) const MASK: &str = "****";
 /// The secret values to hide.
 #[derive(Debug, Clone, Default)]
 pub struct SecretMasker {
-    values: Vec<Vec<u8>>,
+    /// Longest first; one fast substring searcher per value.
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl SecretMasker {
@@ -23,23 +24,23 @@ impl SecretMasker {
         // Longest first, so a secret containing another one is masked whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
-        SecretMasker { values }
+        SecretMasker { finders: values.iter().map(|v| memchr::memmem::Finder::new(v).into_owned()).collect() }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.finders.is_empty()
     }
 
     pub fn mask_bytes(&self, data: &mut Vec<u8>) {
-        for v in &self.values {
-            if let Some(masked) = replace_all(data, v) {
+        for f in &self.finders {
+            if let Some(masked) = replace_all(data, f) {
                 *data = masked;
             }
         }
     }
 
     pub fn mask_string(&self, s: &mut String) {
-        if self.values.iter().any(|v| s.as_bytes().windows(v.len()).any(|w| w == v.as_slice())) {
+        if self.finders.iter().any(|f| f.find(s.as_bytes()).is_some()) {
             let mut b = std::mem::take(s).into_bytes();
             self.mask_bytes(&mut b);
             *s = String::from_utf8_lossy(&b).into_owned();
@@ -71,21 +72,19 @@ impl SecretMasker {
     }
 }
 
-fn replace_all(data: &[u8], needle: &[u8]) -> Option<Vec<u8>> {
-    let first = data.windows(needle.len()).position(|w| w == needle)?;
+fn replace_all(data: &[u8], finder: &memchr::memmem::Finder<'_>) -> Option<Vec<u8>> {
+    let first = finder.find(data)?;
+    let n = finder.needle().len();
     let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(&data[..first]);
-    out.extend_from_slice(MASK.as_bytes());
-    let mut i = first + needle.len();
-    while i < data.len() {
-        if data[i..].starts_with(needle) {
-            out.extend_from_slice(MASK.as_bytes());
-            i += needle.len();
-        } else {
-            out.push(data[i]);
-            i += 1;
-        }
+    let mut done = 0;
+    let mut at = Some(first);
+    while let Some(i) = at {
+        out.extend_from_slice(&data[done..i]);
+        out.extend_from_slice(MASK.as_bytes());
+        done = i + n;
+        at = finder.find(&data[done..]).map(|j| done + j);
     }
+    out.extend_from_slice(&data[done..]);
     Some(out)
 }
 
@@ -99,5 +98,8 @@ mod tests {
         let mut s = "a hunter2-extra b hunter2 c x".to_string();
         m.mask_string(&mut s);
         assert_eq!(s, "a **** b **** c x");
+        let mut b = b"hunter2hunter2\nx hunter2".to_vec();
+        m.mask_bytes(&mut b);
+        assert_eq!(b, b"********\nx ****");
     }
 }

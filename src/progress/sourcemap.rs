@@ -86,6 +86,16 @@ impl SourceMap {
         map
     }
 
+    /// Adds another map (e.g. one Definition per platform); its file indexes are shifted.
+    pub fn extend(&mut self, other: SourceMap) {
+        let base = self.files.len();
+        self.files.extend(other.files);
+        for (digest, locs) in other.locations {
+            let entry = self.locations.entry(digest).or_default();
+            entry.extend(locs.into_iter().map(|l| SourceLocation { file: l.file + base, ranges: l.ranges }));
+        }
+    }
+
     pub fn lookup(&self, digest: &str) -> &[SourceLocation] {
         self.locations.get(digest).map(Vec::as_slice).unwrap_or_default()
     }
@@ -178,6 +188,19 @@ mod tests {
         assert!(want.starts_with(&got[0].text), "{}\n---\n{}", got[0].text, want);
         assert_eq!(got[0].line, 5);
         assert!(snippets(&map, "sha256:other", None).is_empty());
+    }
+
+    #[test]
+    fn maps_of_several_definitions_merge() {
+        let mut a = SourceMap::new();
+        let fa = a.add_file("Dockerfile", "FROM a\n");
+        a.add_location("da", fa, vec![LineRange { start: 1, end: 1 }]);
+        let mut b = SourceMap::new();
+        let fb = b.add_file("Dockerfile.arm", "FROM b\n");
+        b.add_location("db", fb, vec![LineRange { start: 1, end: 1 }]);
+        a.extend(b);
+        assert_eq!(a.lookup("db")[0].file, 1);
+        assert_eq!(snippets(&a, "db", None)[0].file, "Dockerfile.arm");
     }
 
     #[test]

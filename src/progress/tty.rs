@@ -128,3 +128,61 @@ pub(crate) fn frame(t: &Trace, phase: &str, now: i64, daemon_offset: i64, opts: 
     out.pop();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::model::TraceOptions;
+    use crate::progress::rawjson::decode_stream;
+
+    fn fixture_trace(name: &str) -> Trace {
+        let path = format!("{}/tests/fixtures/progress/{name}/status.json", env!("CARGO_MANIFEST_DIR"));
+        let msgs = decode_stream(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut t = Trace::new(TraceOptions { pending_logs: false });
+        for m in &msgs {
+            t.update(m, 0);
+        }
+        t
+    }
+
+    #[test]
+    fn final_frame_lists_every_step_with_marks_and_sizes() {
+        let t = fixture_trace("success");
+        let end = t.start_time.unwrap() + 5_000_000_000;
+        let text = frame(&t, "Building", end, 0, FrameOptions { width: 200, height: 10, color: false, final_frame: true });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "[+] Building 5.0s (12/12) FINISHED");
+        assert!(lines.iter().any(|l| l.starts_with(" => CACHED [stage-1 2/6] RUN echo warm-cache-step ") && l.ends_with(" 0.0s")), "{text}");
+        assert!(text.contains(" => => sha256:a1c0b6594d7ecbdde8e0b5ef09d02c7f7553af0d171ad58d268d2c9e7c820b59 400.42kB / 400.42kB"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with(" => [stage-1 5/6] RUN echo \"bust") && l.ends_with(" 2.1s")), "{text}");
+        assert!(!text.contains('\x1b'), "no colour codes when colour is off");
+        assert!(text.lines().all(|l| l.chars().count() <= 200));
+    }
+
+    #[test]
+    fn live_frame_fits_the_terminal_and_marks_errors() {
+        let t = fixture_trace("canceled");
+        let end = t.start_time.unwrap() + 3_000_000_000;
+        let text = frame(&t, "Building", end, 0, FrameOptions { width: 60, height: 6, color: true, final_frame: false });
+        assert!(text.lines().count() <= 6, "{text}");
+        assert!(text.lines().skip(1).all(|l| console::measure_text_width(l) <= 60), "{text}");
+        assert!(text.contains(&format!("{RED} => ERROR [fast 2/2]")), "{text}");
+        assert!(text.contains(&format!("{YELLOW} => CANCELED [slow 2/2]")), "{text}");
+    }
+
+    #[test]
+    fn running_steps_show_their_last_log_lines() {
+        let mut t = Trace::new(TraceOptions { pending_logs: false });
+        let start = 1_000_000_000;
+        let ts = |n: i64| Some(crate::progress::gojson::timestamp_from_nanos(n));
+        let v = bollard_buildkit_proto::moby::buildkit::v1::Vertex { digest: "d".into(), name: "[1/1] RUN make".into(), started: ts(start), ..Default::default() };
+        t.update(&bollard_buildkit_proto::moby::buildkit::v1::StatusResponse { vertexes: vec![v], ..Default::default() }, 0);
+        let data: String = (1..=9).map(|i| format!("compiling unit {i}\n")).collect();
+        let log = bollard_buildkit_proto::moby::buildkit::v1::VertexLog { vertex: "d".into(), timestamp: ts(start + 1), stream: 1, msg: data.into_bytes() };
+        t.update(&bollard_buildkit_proto::moby::buildkit::v1::StatusResponse { logs: vec![log], ..Default::default() }, 0);
+        let text = frame(&t, "Building", start + 2_500_000_000, 0, FrameOptions { width: 80, height: 30, color: false, final_frame: false });
+        assert!(text.starts_with("[+] Building 2.5s (0/1)\n => [1/1] RUN make"), "{text}");
+        assert!(text.ends_with(" => => # compiling unit 9"), "{text}");
+        assert!(!text.contains("compiling unit 3"), "only the last {LOG_ROWS} lines: {text}");
+    }
+}

@@ -22,6 +22,12 @@ func main() {
 	local := llb.Local("context", llb.SessionID("sess"), llb.SharedKeyHint("ctx"),
 		llb.FollowPaths([]string{"app", "req.txt"}), llb.ExcludePatterns([]string{"*.pyc"}))
 
+	df := llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", []byte("FROM base\nRUN true\n"))
+	other := llb.NewSourceMap(nil, "bentofile.yaml", "YAML", []byte("python: {}\n"))
+	line := func(a, b int32) []*pb.Range {
+		return []*pb.Range{{Start: pb.Position{Line: a}, End: pb.Position{Line: b}}}
+	}
+
 	cases := []struct {
 		name string
 		st   llb.State
@@ -49,6 +55,10 @@ func main() {
 					ChownOpt:        &llb.ChownOpt{User: &llb.UserOpt{UID: 1000}, Group: &llb.UserOpt{Name: "staff"}},
 					ExcludePatterns: []string{"*.md"}}),
 			llb.WithCustomName("COPY app ./"))},
+		{"sourcemap", llb.Image("localhost:5000/base:latest", df.Location(line(1, 1))).
+			Run(llb.Args([]string{"/bin/sh", "-c", "true"}), df.Location(line(2, 2)),
+				other.Location([]*pb.Range{{Start: pb.Position{Line: 1, Character: 0}, End: pb.Position{Line: 1, Character: 6}}}),
+				llb.WithCustomName("RUN true")).Root()},
 		{"merge_diff", llb.Merge([]llb.State{base, llb.Diff(base, base.File(llb.Mkfile("/f", 0o644, []byte("x"))))},
 			llb.WithCustomName("merge"))},
 	}

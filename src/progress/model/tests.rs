@@ -127,3 +127,25 @@ fn errors_and_cancellations_are_told_apart() {
     assert!(!t.rows[t.row_of("a").unwrap()].is_canceled());
     assert!(t.rows[t.row_of("b").unwrap()].is_canceled());
 }
+
+#[test]
+fn time_prefix_matches_go_float_formatting() {
+    let float = |d: i64| {
+        let sec = go_seconds(d);
+        let prec = if sec < 10.0 { 3 } else if sec < 100.0 { 2 } else { 1 };
+        format!("{sec:.prec$} ").into_bytes()
+    };
+    let mut d: i64 = 0;
+    let mut n = 0u64;
+    while d < 400_000_000_000 {
+        assert_eq!(time_prefix(d), float(d), "at {d} ns");
+        // A spread of values, including ties and near-ties of every precision.
+        for t in [499_999, 500_000, 500_001, 4_999_999, 5_000_000, 50_000_000, 50_000_001] {
+            assert_eq!(time_prefix(d + t), float(d + t), "at {} ns", d + t);
+        }
+        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        d += (n >> 40) as i64 + 1;
+    }
+    assert_eq!(time_prefix(9_999_600_000), b"10.000 ".to_vec());
+    assert_eq!(time_prefix(-5), float(-5));
+}
