@@ -69,6 +69,14 @@ fn bench(c: &mut Criterion) {
             rt.block_on(convert::convert(&df, &opts, &resolver::FakeResolver)).unwrap()
         })
     });
+    // With `COPY . …` the whole context is read and the followpaths probe is the result.
+    let whole = text.replacen("COPY *.txt", "COPY .", 1);
+    c.bench_function("parse+convert, whole context (COPY .)", |b| {
+        b.iter(|| {
+            let df = bentokit::dockerfile::parse(black_box(&whole), "Dockerfile").unwrap();
+            rt.block_on(convert::convert(&df, &opts, &resolver::FakeResolver)).unwrap()
+        })
+    });
     // The breakdown: where the time goes.
     c.bench_function("parse only", |b| b.iter(|| bentokit::dockerfile::parse(black_box(&text), "Dockerfile").unwrap()));
     c.bench_function("convert only (parsed once)", |b| {

@@ -227,9 +227,14 @@ async fn convert_one<R: ImageResolver>(
 
     // Which context paths the build reads is known only after dispatching every stage, and
     // the context source must name them (followpaths) before it is created: dispatch twice.
+    // When the whole context is read (`COPY . …`, the usual case), the probe already is the
+    // result.
     let probe = dispatch::run(&input, local_state(&opts.context, None))?;
     let paths = normalize_context_paths(&probe.context_paths);
-    let result = dispatch::run(&input, local_state(&opts.context, paths.as_deref()))?;
+    let result = match &paths {
+        None => probe,
+        Some(paths) => dispatch::run(&input, local_state(&opts.context, Some(paths)))?,
+    };
     Ok(Converted { platform: target.clone(), definition: result.state.marshal(), image: result.image, context_paths: paths })
 }
 
