@@ -111,7 +111,12 @@ impl Dispatcher<'_> {
             msg.push_str(&format!(" --chown={chown}"));
         }
         if let Some(Chmod::Octal(m)) = spec.chmod {
-            msg.push_str(&format!(" --chmod={m:o}"));
+            // The history shows the flag as written (`0755`, not `755`), like BuildKit.
+            let raw = spec.source.original.split_whitespace().find_map(|w| w.strip_prefix("--chmod="));
+            match raw {
+                Some(raw) => msg.push_str(&format!(" --chmod={raw}")),
+                None => msg.push_str(&format!(" --chmod={m:o}")),
+            }
         }
         let display = self.display(&spec.source.original, env);
         let name = self.prefix(st, &display, env);

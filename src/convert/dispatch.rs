@@ -3,7 +3,7 @@
 //! stage's LLB state and image config. RUN is in `run.rs`, COPY/ADD in `copy.rs`; the
 //! metadata instructions are here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::error::ConvertError;
 use super::image::{EmptyObject, Healthcheck, History, Image, DEFAULT_PATH_ENV};
@@ -35,6 +35,8 @@ pub(crate) struct Input<'a> {
     pub target: &'a llb::Platform,
     pub multi: bool,
     pub meta_env: &'a HashMap<String, String>,
+    /// Global ARGs declared without a value (and not given as build args).
+    pub meta_unset: &'a HashSet<String>,
     pub named: &'a BTreeMap<String, llb::State>,
 }
 
@@ -285,7 +287,13 @@ impl Dispatcher<'_> {
                         .get(&def.key)
                         .cloned()
                         .or_else(|| def.default.clone())
-                        .or_else(|| self.input.meta_env.get(&def.key).cloned());
+                        .or_else(|| {
+                            if self.input.meta_unset.contains(&def.key) {
+                                None
+                            } else {
+                                self.input.meta_env.get(&def.key).cloned()
+                            }
+                        });
                     if let Some(v) = &value {
                         st.state = st.state.add_env(def.key.clone(), v.clone());
                     }
@@ -436,13 +444,15 @@ pub(super) fn uppercase_keyword(s: &str) -> String {
 }
 
 /// `path.Join`/`path.Clean` semantics for WORKDIR: relative paths join the current one.
+/// BuildKit's `NormalizeWorkdir`: an absolute path is kept as written (`/a/../b/` too: the
+/// config, the history and the mkdir see it raw), a relative one is joined and cleaned.
 pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{}/{path}", if current.is_empty() { "/" } else { current })
-    };
-    clean_path(&joined)
+    let parent = if current.is_empty() { "/" } else { current };
+    match path {
+        "" => clean_path(parent),
+        p if p.starts_with('/') => p.to_string(),
+        p => clean_path(&format!("{parent}/{p}")),
+    }
 }
 
 /// Go's `path.Clean` for absolute slash paths.
@@ -641,7 +651,8 @@ mod tests {
     fn workdirs() {
         assert_eq!(normalize_workdir("/app", "sub/../x"), "/app/x");
         assert_eq!(normalize_workdir("", "rel"), "/rel");
-        assert_eq!(normalize_workdir("/a", "/b/"), "/b");
+        assert_eq!(normalize_workdir("/a", "/b/"), "/b/");
+        assert_eq!(normalize_workdir("/a", "/b/../c"), "/b/../c");
     }
 
     #[test]

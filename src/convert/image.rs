@@ -133,7 +133,8 @@ impl Image {
             architecture: platform.architecture.clone(),
             os: platform.os.clone(),
             variant: platform.variant.clone(),
-            config: ImageConfig { env: vec![DEFAULT_PATH_ENV.to_string()], ..Default::default() },
+            // BuildKit's emptyImage: WorkingDir "/" shows in the config of scratch images.
+            config: ImageConfig { env: vec![DEFAULT_PATH_ENV.to_string()], working_dir: "/".to_string(), ..Default::default() },
             ..Default::default()
         }
     }

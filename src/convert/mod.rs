@@ -20,7 +20,7 @@ mod reference;
 mod run;
 mod stages;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 pub use error::ConvertError;
@@ -140,6 +140,7 @@ async fn convert_one<R: ImageResolver>(
             (k, v)
         })
         .collect();
+    let mut meta_unset: HashSet<String> = HashSet::new();
     for arg in &df.meta_args {
         for def in &arg.args {
             let value = match (opts.build_args.get(&def.key), &def.default) {
@@ -151,8 +152,18 @@ async fn convert_one<R: ImageResolver>(
                 ),
                 (None, None) => None,
             };
-            if let Some(v) = value {
-                meta_env.insert(def.key.clone(), v);
+            // BuildKit keeps a global `ARG X` without a value as a nil arg: it expands to
+            // "" in FROM (shadowing an automatic platform arg) and gives a stage's `ARG X`
+            // no value.
+            match value {
+                Some(v) => {
+                    meta_unset.remove(&def.key);
+                    meta_env.insert(def.key.clone(), v);
+                }
+                None => {
+                    meta_unset.insert(def.key.clone());
+                    meta_env.insert(def.key.clone(), String::new());
+                }
             }
         }
     }
@@ -189,7 +200,14 @@ async fn convert_one<R: ImageResolver>(
             let resolved = resolver
                 .resolve_image_config(&key.0, &platform, &log_name)
                 .await
-                .map_err(|e| ConvertError::new(format!("{text}: {e}")).at(df, node.location))?;
+                .map_err(|e| {
+                    let msg = match node.stage {
+                        Some(_) => format!("{text}: {e}"),
+                        // A `--from` name that matched no stage was taken for an image.
+                        None => format!("{text:?} is neither a build stage nor a resolvable image: {e}"),
+                    };
+                    ConvertError::new(msg).at(df, node.location)
+                })?;
             cache.insert(key.clone(), resolved);
         }
         let resolved = &cache[&key];
@@ -205,13 +223,18 @@ async fn convert_one<R: ImageResolver>(
 
     let named_states: BTreeMap<String, llb::State> =
         opts.named_contexts.iter().map(|(name, ctx)| (name.clone(), local_state(ctx, None))).collect();
-    let input = dispatch::Input { df, opts, graph: &graph, reachable: &reachable, bases: &bases, target, multi, meta_env: &meta_env, named: &named_states };
+    let input = dispatch::Input { df, opts, graph: &graph, reachable: &reachable, bases: &bases, target, multi, meta_env: &meta_env, meta_unset: &meta_unset, named: &named_states };
 
     // Which context paths the build reads is known only after dispatching every stage, and
     // the context source must name them (followpaths) before it is created: dispatch twice.
+    // When the whole context is read (`COPY . …`, the usual case), the probe already is the
+    // result.
     let probe = dispatch::run(&input, local_state(&opts.context, None))?;
     let paths = normalize_context_paths(&probe.context_paths);
-    let result = dispatch::run(&input, local_state(&opts.context, paths.as_deref()))?;
+    let result = match &paths {
+        None => probe,
+        Some(paths) => dispatch::run(&input, local_state(&opts.context, Some(paths)))?,
+    };
     Ok(Converted { platform: target.clone(), definition: result.state.marshal(), image: result.image, context_paths: paths })
 }
 

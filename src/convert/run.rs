@@ -97,6 +97,8 @@ impl Dispatcher<'_> {
 
     fn add_mount(&mut self, exec: llb::Exec, st: &StageState, n: usize, m: &Mount) -> Result<llb::Exec, ConvertError> {
         let target = match &m.target {
+            // `target=` is no target at all (not the working directory).
+            Some(t) if t.is_empty() => String::new(),
             Some(t) if !t.starts_with('/') => super::dispatch::clean_path(&format!("{}/{t}", st.state.get_dir())),
             Some(t) => super::dispatch::clean_path(t),
             None => String::new(),
@@ -141,7 +143,8 @@ impl Dispatcher<'_> {
             _ => {}
         }
         if target.is_empty() {
-            return Err(ConvertError::new(format!("mount {:?} needs a target", m.kind)));
+            let kind = format!("{:?}", m.kind).to_lowercase();
+            return Err(ConvertError::new(format!("RUN --mount=type={kind} needs a target: add target=/path/in/container")));
         }
         if target == "/" {
             return Err(ConvertError::new("invalid mount target \"/\": a mount cannot replace the root filesystem"));

@@ -391,7 +391,9 @@ impl State {
 
     /// Sets the working directory; a relative path is joined to the current one.
     pub fn dir(&self, dir: &str) -> Self {
-        let joined = join_path(&self.meta.dir, dir);
+        // Go's llb.Dir keeps an absolute path as written (the executor then creates it
+        // as given, `..` and all); only a relative one is joined and cleaned.
+        let joined = if dir.starts_with('/') { dir.to_string() } else { join_path(&self.meta.dir, dir) };
         self.edit(|m| m.dir = joined)
     }
 
