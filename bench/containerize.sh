@@ -78,7 +78,7 @@ cat > "$W/bigbento/env/docker/Dockerfile.template" <<'TPL'
 TPL
 "$BK" dockerfile "$W/bigbento" > "$W/Dockerfile.big"
 sync
-disk_writes() { awk '{print $10}' /sys/block/vda/stat 2>/dev/null || echo 0; }  # sectors written
+disk_writes() { sync; awk '{print $7}' /sys/block/vda/stat 2>/dev/null || echo 0; }  # sectors written (after a sync)
 
 buildctl prune --all >/dev/null
 w0=$(disk_writes)
