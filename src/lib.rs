@@ -9,6 +9,7 @@ pub mod convert;
 pub mod dockerfile;
 pub mod llb;
 pub mod progress;
+mod paths;
 pub mod session;
 pub mod solve;
 pub mod template;

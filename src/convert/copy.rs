@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::dispatch::{clean_path, history, Dispatcher, StageState};
+use super::dispatch::{history, Dispatcher, StageState};
+use crate::paths::clean_absolute as clean_path;
 use super::error::ConvertError;
 use crate::dockerfile::{self, classify_add_source, AddSourceKind, Chmod, InlineSource, SourceInfo};
 use crate::llb;

@@ -449,26 +449,12 @@ pub(super) fn uppercase_keyword(s: &str) -> String {
 pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
     let parent = if current.is_empty() { "/" } else { current };
     match path {
-        "" => clean_path(parent),
+        "" => crate::paths::clean_absolute(parent),
         p if p.starts_with('/') => p.to_string(),
-        p => clean_path(&format!("{parent}/{p}")),
+        p => crate::paths::clean_absolute(&format!("{parent}/{p}")),
     }
 }
 
-/// Go's `path.Clean` for absolute slash paths.
-pub(super) fn clean_path(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
 
 /// `->arch` when the TARGET* args in the environment name another platform.
 fn target_platform_suffix(platform: &llb::Platform, env: &HashMap<String, String>) -> String {

@@ -99,8 +99,8 @@ impl Dispatcher<'_> {
         let target = match &m.target {
             // `target=` is no target at all (not the working directory).
             Some(t) if t.is_empty() => String::new(),
-            Some(t) if !t.starts_with('/') => super::dispatch::clean_path(&format!("{}/{t}", st.state.get_dir())),
-            Some(t) => super::dispatch::clean_path(t),
+            Some(t) if !t.starts_with('/') => crate::paths::clean_absolute(&format!("{}/{t}", st.state.get_dir())),
+            Some(t) => crate::paths::clean_absolute(t),
             None => String::new(),
         };
         match m.kind {
@@ -149,7 +149,7 @@ impl Dispatcher<'_> {
         if target == "/" {
             return Err(ConvertError::new("invalid mount target \"/\": a mount cannot replace the root filesystem"));
         }
-        let source_path = super::dispatch::clean_path(m.source.as_deref().unwrap_or(""));
+        let source_path = crate::paths::clean_absolute(m.source.as_deref().unwrap_or(""));
         let mut source = match (&m.from, m.kind) {
             (Some(from), _) => self.from_state(n, from, "mount")?,
             (None, MountType::Bind) => self.context.clone(),

@@ -8,7 +8,7 @@ use bollard_buildkit_proto::pb;
 use pb::file_action::Action;
 
 use super::error::LlbError;
-use super::state::{clean_path, Constraints, InputList, Node, Output, State};
+use super::state::{Constraints, InputList, Node, Output, State};
 
 /// A user or group, by id or by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -435,7 +435,7 @@ impl State {
                         } else {
                             a.source.get_dir()
                         },
-                        &clean_path(&a.src),
+                        &crate::paths::clean(&a.src),
                     );
                     Action::Copy(pb::FileActionCopy {
                         src,

@@ -267,7 +267,7 @@ impl Git {
             let (h, p) = rest.split_once('/').unwrap_or((rest, ""));
             (h.to_string(), p.to_string())
         };
-        let mut id = format!("{host}{}", super::state::clean_path(&format!("/{path}")));
+        let mut id = format!("{host}{}", crate::paths::clean_absolute(&path));
         if !self.reference.is_empty() {
             id = format!("{id}#{}", self.reference);
         }

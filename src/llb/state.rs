@@ -482,40 +482,13 @@ impl State {
 /// `path.Join(base, p)` when `p` is relative, `path.Clean(p)` otherwise.
 pub(crate) fn join_path(base: &str, p: &str) -> String {
     if p.starts_with('/') {
-        clean_path(p)
+        crate::paths::clean(p)
     } else {
         let base = if base.is_empty() { "/" } else { base };
-        clean_path(&format!("{base}/{p}"))
+        crate::paths::clean(&format!("{base}/{p}"))
     }
 }
 
-/// Lexical cleaning of an absolute or relative slash path (Go's `path.Clean`).
-pub(crate) fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -523,10 +496,10 @@ mod tests {
 
     #[test]
     fn clean_and_join_follow_go_path_semantics() {
-        assert_eq!(clean_path("/a/b/../c/./"), "/a/c");
-        assert_eq!(clean_path("/../x"), "/x");
-        assert_eq!(clean_path("a/../../b"), "../b");
-        assert_eq!(clean_path(""), ".");
+        assert_eq!(crate::paths::clean("/a/b/../c/./"), "/a/c");
+        assert_eq!(crate::paths::clean("/../x"), "/x");
+        assert_eq!(crate::paths::clean("a/../../b"), "../b");
+        assert_eq!(crate::paths::clean(""), ".");
         assert_eq!(join_path("/app", "src"), "/app/src");
         assert_eq!(join_path("/app", "/etc"), "/etc");
         assert_eq!(join_path("", "x"), "/x");

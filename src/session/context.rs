@@ -52,7 +52,7 @@ impl LocalContext {
     /// Shows the real directory `dir` at `relative` inside the context (replacing whatever
     /// the root has there). Intermediate directories are synthesised when missing.
     pub fn with_mount(mut self, relative: &str, dir: impl Into<PathBuf>) -> Self {
-        let rel = super::patterns::clean_path(relative.trim_start_matches('/'));
+        let rel = crate::paths::clean(relative.trim_start_matches('/'));
         self.mounts.insert(rel, dir.into());
         self
     }

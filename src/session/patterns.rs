@@ -79,7 +79,7 @@ impl PatternMatcher {
             if trimmed.is_empty() {
                 continue;
             }
-            let mut p = clean_path(trimmed);
+            let mut p = crate::paths::clean(trimmed);
             let mut exclusion = false;
             if let Some(rest) = p.strip_prefix('!') {
                 if rest.is_empty() {
@@ -153,33 +153,6 @@ fn parent_prefixes(path: &str) -> Vec<&str> {
     path.char_indices().filter(|&(_, c)| c == '/').map(|(i, _)| &path[..i]).collect()
 }
 
-/// Go's `filepath.Clean` for `/`-separated paths.
-pub(crate) fn clean_path(path: &str) -> String {
-    if path.is_empty() {
-        return ".".into();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
-}
 
 fn compile(pattern: &str) -> Result<Kind, PatternError> {
     let syntax = |reason: &str| PatternError::Syntax { pattern: pattern.into(), reason: reason.into() };
@@ -290,7 +263,7 @@ pub fn parse_ignore_file(text: &str) -> Vec<String> {
         }
         let mut cleaned = String::new();
         if !pattern.is_empty() {
-            cleaned = clean_path(pattern);
+            cleaned = crate::paths::clean(pattern);
             if cleaned.len() > 1 && cleaned.starts_with('/') {
                 cleaned.remove(0);
             }
@@ -409,7 +382,7 @@ mod tests {
     #[test]
     fn clean_matches_go() {
         for (i, o) in [("", "."), ("a//b/", "a/b"), ("./a", "a"), ("../a", "../a"), ("/../a", "/a"), ("a/..", ".")] {
-            assert_eq!(clean_path(i), o, "{i}");
+            assert_eq!(crate::paths::clean(i), o, "{i}");
         }
     }
 }

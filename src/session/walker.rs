@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use bollard_buildkit_proto::fsutil::types::Stat;
 
 use super::context::{go_mode, make_stat, LocalContext};
-use super::patterns::{clean_path, MatchInfo, PatternError, PatternMatcher};
+use super::patterns::{MatchInfo, PatternError, PatternMatcher};
+use crate::paths::clean as clean_path;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Filters {
