@@ -36,6 +36,9 @@ pub struct LlbCommand {
     pub target: Option<String>,
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
+    /// Entitlements the definition may use: network.host, security.insecure.
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
     /// The build context directory (its .dockerignore applies).
     pub context: PathBuf,
 }
@@ -53,6 +56,11 @@ pub(super) async fn run(daemon: &DaemonArgs, cmd: LlbCommand) -> anyhow::Result<
     if cmd.format == LlbFormat::Pb && platforms.len() > 1 {
         bail!("--format pb writes one Definition: give a single --platform");
     }
+    for a in &cmd.allow {
+        if a != "network.host" && a != "security.insecure" {
+            bail!("--allow {a:?}: unknown entitlement; use network.host or security.insecure");
+        }
+    }
     let conn = super::connect(daemon).await?;
     let mut locals = HashMap::new();
     locals.insert("context".to_string(), context.clone());
@@ -62,6 +70,8 @@ pub(super) async fn run(daemon: &DaemonArgs, cmd: LlbCommand) -> anyhow::Result<
         platforms,
         build_args: parse_key_values("--build-arg", &cmd.build_args, true)?,
         context: convert::LocalContext { name: "context".into(), session_id: None, exclude_patterns: context.excludes().to_vec() },
+        allow_network_host: cmd.allow.iter().any(|a| a == "network.host"),
+        allow_security_insecure: cmd.allow.iter().any(|a| a == "security.insecure"),
         ..Default::default()
     };
     let converted = convert::convert(&dockerfile, &opts, &GatewayResolver(build.gateway())).await;
