@@ -13,32 +13,14 @@ mod common;
 mod gw;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{bentokit, shared_daemon, text};
+use common::{build_cmd, dockerfile_context as context, output, shared_daemon, text};
 use gw::private_daemon::{pids_with, which, PrivateDaemon};
 use gw::unique;
 
 const BASE: &str = "localhost:5000/base:latest";
-
-fn build_cmd(addr: &str, context: &Path, args: &[&str]) -> Command {
-    let mut cmd = bentokit();
-    cmd.args(["--addr", addr, "build"]).args(args).arg(context).stdin(Stdio::null());
-    cmd
-}
-
-fn output(mut cmd: Command) -> Output {
-    let out = cmd.output().expect("run bentokit");
-    eprintln!("--- {cmd:?}: {}\n{}", out.status, text(&out.stderr));
-    out
-}
-
-fn context(dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bentokit-cli-").tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
 
 /// Polls until `cond` holds; a liveness bound so a regression cannot hang the suite (not a
 /// timing assertion).

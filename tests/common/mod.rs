@@ -19,6 +19,27 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run bentokit")
 }
 
+/// `bentokit --addr ADDR build ARGS… CONTEXT`.
+pub fn build_cmd(addr: &str, context: &Path, args: &[&str]) -> Command {
+    let mut cmd = bentokit();
+    cmd.args(["--addr", addr, "build"]).args(args).arg(context).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a command, echoing its stderr into the test log for failures.
+pub fn output(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("run bentokit");
+    eprintln!("--- {cmd:?}: {}\n{}", out.status, text(&out.stderr));
+    out
+}
+
+/// A build context holding just this Dockerfile.
+pub fn dockerfile_context(dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bentokit-cli-").tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    dir
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
