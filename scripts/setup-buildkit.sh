@@ -12,8 +12,8 @@
 #     apt sources and dpkg database are not changed.
 #   * runc (and optionally docker-registry, qemu-user-static) come from bookworm via apt.
 #   * buildkitd is started in the background with the OCI (runc) worker and overlayfs.
-#   * rootlesskit + uidmap (ROOTLESS=1) for rootless buildkitd, and openssl for the
-#     tests' TLS certificates.
+#   * rootlesskit + uidmap (ROOTLESS=1) for rootless buildkitd, openssl for the tests'
+#     TLS certificates, apache2-utils (htpasswd) for their basic-auth registry.
 #   * Optionally a local plain-HTTP registry (Debian's docker-registry) is started and
 #     a busybox base image is pushed to it as localhost:PORT/base:latest.
 #
@@ -118,7 +118,8 @@ GO_TOOLCHAIN_PKGS="golang-1.24-go golang-1.24-src"
 pkgs="runc busybox-static curl ca-certificates openssl"
 [ "$ROOTLESS" = 1 ] && pkgs="$pkgs rootlesskit uidmap"
 [ "$STANDIN_IMAGES" = 1 ] && pkgs="$pkgs debootstrap"
-[ "$REGISTRY" = 1 ] && pkgs="$pkgs docker-registry"
+# apache2-utils: htpasswd, for the tests' registry with basic auth.
+[ "$REGISTRY" = 1 ] && pkgs="$pkgs docker-registry apache2-utils"
 if [ "$QEMU" = 1 ]; then
   pkgs="$pkgs qemu-user-static binfmt-support"
   # binfmt_misc must be mounted before qemu-user-static's postinst registers handlers.
