@@ -15,15 +15,22 @@ fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // As the CLI does.
+    bentokit::session::tune_allocator();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (addr, dir) = match args.as_slice() {
         [_, flag, addr, dir] if flag == "--addr" => (addr.clone(), dir.clone()),
         _ => anyhow::bail!("usage: context_upload --addr ADDR DIR"),
     };
     let conn = connect(&ConnectOptions { addr: Some(addr), ..Default::default() }).await?;
-    let opts = BuildOptions { locals: HashMap::from([("context".to_string(), LocalContext::new(&dir))]), ..Default::default() };
+    // A stable shared key, as `bentokit build` uses: an unchanged context transfers nothing.
+    let shared_key = Some(bentokit::session::shared_key_for(&[std::path::Path::new(&dir)]));
+    let opts = BuildOptions { locals: HashMap::from([("context".to_string(), LocalContext::new(&dir))]), shared_key, ..Default::default() };
     let build = Build::start(conn.channel.clone(), opts).await?;
     let platform = pb::Platform { os: "linux".into(), architecture: "amd64".into(), ..Default::default() };
     let local = pb::Op {

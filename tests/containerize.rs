@@ -323,3 +323,56 @@ fn non_root_base_image_gets_a_note_before_the_build() {
         assert!(note < first_step, "the note comes before the build: {stderr}");
     }
 }
+
+#[test]
+fn without_an_output_the_image_stays_in_the_daemon_uncompressed() {
+    if shared_daemon().is_none() || !require_program("buildkitd") {
+        return;
+    }
+    // A private daemon: its content store is ours to read.
+    let sock = tempfile::Builder::new().prefix("bentokit-kept-").tempdir().unwrap();
+    let addr = format!("unix://{}/bk.sock", sock.path().display());
+    let daemon = PrivateDaemon::start(&addr, &[], &[]);
+    let bento = bento_with_template(&busybox_template("COPY . /bento/"));
+    let meta = bento.path().join("meta.json");
+    let out = run(bentokit()
+        .args(["--addr", &addr, "containerize", "--progress", "quiet", "-t", "bentokit-test/kept:1", "--metadata-file"])
+        .arg(&meta)
+        .arg(bento.path()));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{}", daemon.log());
+    assert!(stderr.contains("the image stays in BuildKit's cache") && stderr.contains("--push"), "says how to get it out: {stderr}");
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    let digest = meta["containerimage.digest"].as_str().expect("the image digest in the metadata").to_string();
+    assert_eq!(text(&out.stdout).trim(), format!("bentokit-test/kept:1@{digest}"), "prints the image and its digest");
+    assert_eq!(meta["image.name"], "bentokit-test/kept:1");
+
+    // The manifest in the daemon's content store names an uncompressed layer for the
+    // Bento (the base image's layers keep the blobs they were pulled as).
+    let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+    let manifest = walk_files(&daemon.path().join("root"))
+        .into_iter()
+        .find(|p| p.ends_with(format!("content/blobs/sha256/{hex}")))
+        .unwrap_or_else(|| panic!("manifest {digest} in the daemon's content store"));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    let layers = manifest["layers"].as_array().expect("layers");
+    let bento_layer = layers.last().expect("layers")["mediaType"].as_str().unwrap();
+    assert!(bento_layer.ends_with(".tar"), "the Bento's layer is uncompressed: {bento_layer}");
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else if kind.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

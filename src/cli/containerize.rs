@@ -100,9 +100,12 @@ pub(super) async fn run(daemon: &DaemonArgs, mut cmd: ContainerizeCommand) -> an
         cmd.flags.tags.push(format!("{}:{}", bento.name, bento.version));
     }
     if cmd.flags.outputs.is_empty() && !cmd.flags.push {
-        // Keep the image in BuildKit's store under its tag; say how to get it out.
+        // Keep the image in BuildKit's store under its tag; say how to get it out. Its layers
+        // stay uncompressed: nothing has left the machine yet, and compressing a model of
+        // gigabytes costs more than the rest of the build (an export or a push later
+        // compresses from the cache as it needs).
         let names = cmd.flags.tags.join(",");
-        cmd.flags.outputs.push(format!("type=image,\"name={names}\""));
+        cmd.flags.outputs.push(format!("type=image,\"name={names}\",compression=uncompressed"));
         cmd.flags.tags.clear();
         eprintln!(
             "bentokit: the image stays in BuildKit's cache; export it with --output type=oci,dest=FILE \

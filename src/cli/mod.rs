@@ -102,6 +102,7 @@ impl std::error::Error for Cancelled {}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    crate::session::tune_allocator();
     let cli = Cli::parse();
     init_tracing();
     // Rendering needs no daemon and no async runtime (starting one costs milliseconds).

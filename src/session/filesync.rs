@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use bollard_buildkit_proto::fsutil::types::{packet::PacketType, Packet};
 use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::{FileSync, FileSyncServer};
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
+use futures_util::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
@@ -24,9 +26,13 @@ use super::walker::{walk, Entry, Filters, WalkError};
 
 /// Bytes per DATA packet: big enough to keep per-packet overhead negligible, well under
 /// the 16 MiB message limit inside the tunnel.
-pub(crate) const CHUNK: usize = 1 << 20;
+pub(crate) const CHUNK: usize = 256 << 10;
 /// Files read at the same time (fsutil uses 4 too).
 const READERS: usize = 4;
+/// A batch of packets is handed to the stream once it holds this much file data...
+const BATCH_BYTES: usize = CHUNK;
+/// ...or this many packets (STATs of a walk, requests that arrived together).
+const BATCH_PACKETS: usize = 256;
 
 pub(crate) const METHODS: &[&str] = &["DiffCopy", "TarStream"];
 
@@ -38,10 +44,10 @@ pub(crate) fn server(locals: Arc<HashMap<String, LocalContext>>) -> FileSyncServ
     FileSyncServer::new(FileSyncService { locals }).max_decoding_message_size(32 << 20)
 }
 
-type Out = mpsc::Sender<Result<Packet, Status>>;
+type Out = mpsc::Sender<Vec<Packet>>;
 
-fn packet(kind: PacketType, id: u32, data: Vec<u8>) -> Result<Packet, Status> {
-    Ok(Packet { r#type: kind as i32, stat: None, id, data })
+fn packet(kind: PacketType, id: u32, data: Vec<u8>) -> Packet {
+    Packet { r#type: kind as i32, stat: None, id, data }
 }
 
 /// Values of a (possibly repeated) request header, undoing fsutil's query escaping when
@@ -79,9 +85,13 @@ fn query_unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What the sender streams: packets in batches, so that a walk of 10,000 entries or a run of
+/// small files costs a few channel hand-offs (thread wake-ups), not one per packet.
+type PacketStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Packet, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl FileSync for FileSyncService {
-    type DiffCopyStream = ReceiverStream<Result<Packet, Status>>;
+    type DiffCopyStream = PacketStream;
 
     async fn diff_copy(&self, request: Request<Streaming<Packet>>) -> Result<Response<Self::DiffCopyStream>, Status> {
         let md = request.metadata();
@@ -96,10 +106,11 @@ impl FileSync for FileSyncService {
             follow_paths: header_values(md, "followpaths"),
         };
         let inbound = request.into_inner();
-        // Few packets in flight: each DATA packet can be a full chunk, and RSS matters.
-        let (tx, rx) = mpsc::channel(4);
+        // Few batches in flight: each holds up to BATCH_BYTES of file data, and RSS matters.
+        let (tx, rx) = mpsc::channel::<Vec<Packet>>(2);
         tokio::spawn(send_context(ctx, filters, inbound, tx));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let packets = ReceiverStream::new(rx).flat_map(|batch| futures_util::stream::iter(batch.into_iter().map(Ok)));
+        Ok(Response::new(Box::pin(packets)))
     }
 
     type TarStreamStream = tokio_stream::Empty<Result<Packet, Status>>;
@@ -108,65 +119,140 @@ impl FileSync for FileSyncService {
     }
 }
 
+/// Packets collected for one hand-off to the stream.
+struct Batch<'a> {
+    out: &'a Out,
+    packets: Vec<Packet>,
+    bytes: usize,
+}
+
+impl<'a> Batch<'a> {
+    fn new(out: &'a Out) -> Self {
+        Batch { out, packets: Vec::new(), bytes: 0 }
+    }
+
+    /// Adds a packet, handing the batch over once it is big enough.
+    fn push(&mut self, packet: Packet) -> Result<(), Stopped> {
+        self.bytes += packet.data.len() + 64;
+        self.packets.push(packet);
+        if self.bytes >= BATCH_BYTES || self.packets.len() >= BATCH_PACKETS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.packets.is_empty() {
+            return Ok(());
+        }
+        self.bytes = 0;
+        self.out.blocking_send(std::mem::take(&mut self.packets)).map_err(|_| Stopped)
+    }
+}
+
+/// The daemon stopped reading.
+struct Stopped;
+
 /// The whole sender side of one transfer.
 async fn send_context(ctx: LocalContext, filters: Filters, mut inbound: Streaming<Packet>, out: Out) {
-    let files: Arc<Mutex<HashMap<u32, PathBuf>>> = Arc::default();
+    // Requestable files by id: the path and the size the walk saw.
+    let files: Arc<Mutex<HashMap<u32, (PathBuf, i64)>>> = Arc::default();
     let walker = {
         let (files, out) = (files.clone(), out.clone());
         tokio::task::spawn_blocking(move || {
             let mut next_id = 0u32;
+            let mut batch = Batch::new(&out);
             let result = walk(&ctx, &filters, &mut |Entry { stat, file }| {
                 if let Some(path) = file {
-                    files.lock().unwrap_or_else(|p| p.into_inner()).insert(next_id, path);
+                    files.lock().unwrap_or_else(|p| p.into_inner()).insert(next_id, (path, stat.size));
                 }
                 next_id += 1;
                 let p = Packet { r#type: PacketType::PacketStat as i32, stat: Some(stat), id: 0, data: Vec::new() };
-                out.blocking_send(Ok(p)).map_err(|_| WalkError::Stopped)
+                batch.push(p).map_err(|Stopped| WalkError::Stopped)
             });
-            match result {
-                Ok(()) => {
-                    let _ = out.blocking_send(packet(PacketType::PacketStat, 0, Vec::new()));
-                }
-                Err(WalkError::Stopped) => {}
-                Err(e) => {
-                    let _ = out.blocking_send(packet(PacketType::PacketErr, 0, e.to_string().into_bytes()));
-                }
+            let last = match result {
+                Ok(()) => packet(PacketType::PacketStat, 0, Vec::new()),
+                Err(WalkError::Stopped) => return,
+                Err(e) => packet(PacketType::PacketErr, 0, e.to_string().into_bytes()),
+            };
+            if batch.push(last).is_ok() {
+                let _ = batch.flush();
             }
         })
     };
 
-    // Requests fan out to a few blocking readers; each sends its file's chunks in order.
-    let (work_tx, work_rx) = std::sync::mpsc::channel::<(u32, PathBuf)>();
+    // Requests fan out to a few blocking readers; each sends its files' chunks in order.
+    // The requests that arrived together go to one reader as one job.
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<Vec<(u32, PathBuf)>>();
     let work_rx = Arc::new(Mutex::new(work_rx));
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
             let (work_rx, out) = (work_rx.clone(), out.clone());
             tokio::task::spawn_blocking(move || loop {
                 let job = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok((id, path)) = job else { return };
-                if let Err(message) = send_file(id, &path, &out) {
-                    let _ = out.blocking_send(packet(PacketType::PacketErr, id, message.into_bytes()));
+                let Ok(job) = job else { return };
+                let mut batch = Batch::new(&out);
+                for (id, path) in job {
+                    match send_file(id, &path, &mut batch) {
+                        Ok(()) => {}
+                        Err(SendError::Stopped) => return,
+                        Err(SendError::Read(message)) => {
+                            let _ = batch.push(packet(PacketType::PacketErr, id, message.into_bytes()));
+                            let _ = batch.flush();
+                            return;
+                        }
+                    }
+                }
+                if batch.flush().is_err() {
                     return;
                 }
             })
         })
         .collect();
 
-    loop {
-        let p = match inbound.message().await {
+    let mut next = inbound.message().await;
+    'serve: loop {
+        let p = match next {
             Ok(Some(p)) => p,
             Ok(None) | Err(_) => break, // the daemon went away; its error reaches Control.Solve
         };
         match PacketType::try_from(p.r#type) {
             Ok(PacketType::PacketReq) => {
-                let path = files.lock().unwrap_or_else(|e| e.into_inner()).remove(&p.id);
-                let Some(path) = path else {
-                    let _ = out.send(packet(PacketType::PacketErr, 0, format!("invalid file id {}", p.id).into_bytes())).await;
-                    break;
-                };
-                if work_tx.send((p.id, path)).is_err() {
+                // The requests already here (taken without waiting) make one job.
+                let mut job = Vec::new();
+                let mut req = Some(p);
+                let mut following = None;
+                while let Some(p) = req.take() {
+                    let file = files.lock().unwrap_or_else(|e| e.into_inner()).remove(&p.id);
+                    let Some((path, size)) = file else {
+                        let bad = packet(PacketType::PacketErr, 0, format!("invalid file id {}", p.id).into_bytes());
+                        let _ = out.send(vec![bad]).await;
+                        break 'serve;
+                    };
+                    // A big file is a job of its own, so big files are read in parallel.
+                    let sent = if size > CHUNK as i64 {
+                        work_tx.send(vec![(p.id, path)])
+                    } else {
+                        job.push((p.id, path));
+                        if job.len() >= BATCH_PACKETS { work_tx.send(std::mem::take(&mut job)) } else { Ok(()) }
+                    };
+                    if sent.is_err() {
+                        break 'serve;
+                    }
+                    match inbound.message().now_or_never() {
+                        Some(Ok(Some(p))) if p.r#type == PacketType::PacketReq as i32 => req = Some(p),
+                        Some(other) => following = Some(other),
+                        None => {}
+                    }
+                }
+                if !job.is_empty() && work_tx.send(job).is_err() {
                     break;
                 }
+                next = match following {
+                    Some(m) => m,
+                    None => inbound.message().await,
+                };
+                continue;
             }
             Ok(PacketType::PacketFin) => {
                 // The receiver sends FIN only after it has every file: answer and end the stream.
@@ -175,47 +261,49 @@ async fn send_context(ctx: LocalContext, filters: Filters, mut inbound: Streamin
                     let _ = r.await;
                 }
                 let _ = walker.await;
-                let _ = out.send(packet(PacketType::PacketFin, 0, Vec::new())).await;
+                let _ = out.send(vec![packet(PacketType::PacketFin, 0, Vec::new())]).await;
                 return;
             }
             Ok(PacketType::PacketErr) => break,
             _ => {}
         }
+        next = inbound.message().await;
     }
     walker.abort();
 }
 
-/// Streams one file as DATA chunks then an empty DATA. A file that vanished since the
-/// walk is sent as empty, like fsutil does.
-fn send_file(id: u32, path: &std::path::Path, out: &Out) -> Result<(), String> {
+enum SendError {
+    Stopped,
+    Read(String),
+}
+
+/// Queues one file as DATA chunks then an empty DATA. A file that vanished since the walk
+/// is sent as empty, like fsutil does.
+fn send_file(id: u32, path: &std::path::Path, batch: &mut Batch<'_>) -> Result<(), SendError> {
+    let data = |data: Vec<u8>| Packet { r#type: PacketType::PacketData as i32, stat: None, id, data };
     if let Ok(mut file) = std::fs::File::open(path) {
-        // Size each buffer to what is left (a 10 KB file must not cost a 1 MiB buffer);
+        // Size each buffer to what is left (a 10 KB file must not cost a full chunk);
         // one spare byte detects EOF without an extra read when the size is exact.
         let mut left = file.metadata().map(|m| m.len() as usize).unwrap_or(CHUNK);
         loop {
             let want = (left + 1).clamp(1, CHUNK);
-            let mut buf = vec![0u8; want];
-            let mut filled = 0;
-            while filled < want {
-                match file.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-                }
-            }
+            // Read into spare capacity: no zeroing of a buffer the file overwrites anyway.
+            let mut buf = Vec::with_capacity(want);
+            let filled = (&mut file)
+                .take(want as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| SendError::Read(format!("cannot read {}: {e}", path.display())))?;
             if filled == 0 {
                 break;
             }
-            buf.truncate(filled);
-            out.blocking_send(packet(PacketType::PacketData, id, buf)).map_err(|_| "transfer stopped".to_string())?;
+            batch.push(data(buf)).map_err(|Stopped| SendError::Stopped)?;
             if filled < want {
                 break;
             }
             left = left.saturating_sub(filled);
         }
     }
-    out.blocking_send(packet(PacketType::PacketData, id, Vec::new())).map_err(|_| "transfer stopped".to_string())
+    batch.push(data(Vec::new())).map_err(|Stopped| SendError::Stopped)
 }
 
 #[cfg(test)]
@@ -229,17 +317,51 @@ mod tests {
             let path = dir.path().join(format!("f{size}"));
             std::fs::write(&path, vec![7u8; size]).unwrap();
             let (tx, mut rx) = mpsc::channel(64);
-            std::thread::spawn(move || send_file(3, &path, &tx)).join().unwrap().unwrap();
+            std::thread::spawn(move || {
+                let mut batch = Batch::new(&tx);
+                assert!(send_file(3, &path, &mut batch).is_ok());
+                assert!(batch.flush().is_ok());
+            })
+            .join()
+            .unwrap();
             let mut sizes = Vec::new();
-            while let Ok(Ok(p)) = rx.try_recv() {
-                assert_eq!((p.id, p.r#type), (3, PacketType::PacketData as i32));
-                sizes.push(p.data.len());
+            while let Ok(batch) = rx.try_recv() {
+                assert!(batch.iter().map(|p| p.data.len()).sum::<usize>() <= BATCH_BYTES + CHUNK);
+                for p in batch {
+                    assert_eq!((p.id, p.r#type), (3, PacketType::PacketData as i32));
+                    sizes.push(p.data.len());
+                }
             }
             assert_eq!(sizes.last(), Some(&0), "{size}");
             assert_eq!(sizes.iter().sum::<usize>(), size);
             assert!(sizes.iter().all(|s| *s <= CHUNK));
             assert_eq!(sizes.len(), size.div_ceil(CHUNK) + 1, "{size}: {sizes:?}");
         }
+    }
+
+    #[test]
+    fn small_files_share_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = (0..100)
+            .map(|i| {
+                let p = dir.path().join(format!("f{i}"));
+                std::fs::write(&p, vec![1u8; 1000]).unwrap();
+                p
+            })
+            .collect();
+        let (tx, mut rx) = mpsc::channel(64);
+        std::thread::spawn(move || {
+            let mut batch = Batch::new(&tx);
+            for (i, p) in paths.iter().enumerate() {
+                assert!(send_file(i as u32, p, &mut batch).is_ok());
+            }
+            assert!(batch.flush().is_ok());
+        })
+        .join()
+        .unwrap();
+        let batches: Vec<Vec<Packet>> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 200, "a DATA and an empty DATA per file");
+        assert!(batches.len() <= 2, "100 small files in {} hand-offs", batches.len());
     }
 
     #[test]

@@ -1,12 +1,20 @@
 //! The byte pipe: `Control.Session` carries raw HTTP/2 in `BytesMessage`s, and on it the
-//! daemon is the HTTP/2 client while we serve gRPC. One end of an in-memory duplex is
-//! bridged to the RPC; hyper serves our routes on the other end as a single connection
-//! whose future we keep (its failure fails the build).
+//! daemon is the HTTP/2 client while we serve gRPC. hyper serves our routes over a
+//! [`TunnelIo`] as a single connection whose future we keep (its failure fails the build).
+//!
+//! The transport moves bytes with as few copies as it can: what hyper writes lands in the
+//! buffer that becomes the next outgoing message (taken whole, never copied again), and
+//! the daemon's messages are read by hyper straight out of the received buffers.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bollard_buildkit_proto::moby::buildkit::v1::{control_client::ControlClient, BytesMessage};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,8 +27,8 @@ use super::SessionError;
 /// Largest `BytesMessage` we send (the daemon's gRPC server rejects messages over 4 MiB).
 /// Small enough that the few messages in flight keep the client's memory low.
 const MAX_OUTER_MESSAGE: usize = 256 << 10;
-/// In-memory pipe buffer between the bridge and hyper.
-const PIPE_BUFFER: usize = 512 << 10;
+/// Received messages queued for hyper before the daemon's stream is back-pressured.
+const INBOUND_QUEUE: usize = 8;
 
 pub(crate) struct Headers<'a> {
     pub id: &'a str,
@@ -42,19 +50,20 @@ fn header(value: &str, what: &str) -> Result<AsciiMetadataValue, SessionError> {
 }
 
 pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes) -> Result<Tunnel, SessionError> {
-    let (server_io, bridge_io) = tokio::io::duplex(PIPE_BUFFER);
+    let outgoing = Arc::new(Mutex::new(Outgoing::default()));
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Vec<u8>>(INBOUND_QUEUE);
+    let io = TunnelIo { inbound: inbound_rx, current: Vec::new(), position: 0, outgoing: OutgoingWriter(outgoing.clone()) };
 
     let service = TowerToHyperService::new(routes.prepare());
     let server = tokio::spawn(async move {
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder.max_frame_size(1 << 20).initial_stream_window_size(8 << 20).initial_connection_window_size(16 << 20);
-        builder.serve_connection(TokioIo::new(server_io), service).await.map_err(|e| e.to_string())
+        builder.serve_connection(TokioIo::new(io), service).await.map_err(|e| e.to_string())
     });
 
-    let (bridge_read, bridge_write) = tokio::io::split(bridge_io);
     let (tx, rx) = mpsc::channel::<BytesMessage>(2);
     let (close_tx, close_rx) = oneshot::channel();
-    tokio::spawn(pipe_to_daemon(bridge_read, tx, close_rx));
+    tokio::spawn(send_to_daemon(outgoing, tx, close_rx));
 
     let mut request = tonic::Request::new(ReceiverStream::new(rx));
     let md: &mut MetadataMap = request.metadata_mut();
@@ -71,45 +80,216 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
         .map_err(SessionError::Open)?;
     let mut stream = response.into_inner();
     let inbound = tokio::spawn(async move {
-        let mut write = bridge_write;
-        let result = loop {
+        // Dropping the sender at the end is EOF for hyper, which ends the connection.
+        loop {
             match stream.message().await {
                 Ok(Some(m)) => {
-                    if write.write_all(&m.data).await.is_err() {
-                        break Ok(());
+                    if !m.data.is_empty() && inbound_tx.send(m.data).await.is_err() {
+                        return Ok(());
                     }
                 }
-                Ok(None) => break Ok(()),
-                Err(status) => break Err(status),
+                Ok(None) => return Ok(()),
+                Err(status) => return Err(status),
             }
-        };
-        // EOF on the pipe ends the hyper connection.
-        let _ = write.shutdown().await;
-        result
+        }
     });
     Ok(Tunnel { server, inbound, close: Some(close_tx) })
 }
 
-/// Copies what hyper writes into `BytesMessage`s until hyper closes the pipe or we are
-/// told to end the stream.
-async fn pipe_to_daemon(
-    mut read: tokio::io::ReadHalf<DuplexStream>,
-    tx: mpsc::Sender<BytesMessage>,
-    mut close: oneshot::Receiver<()>,
-) {
+/// Sends what hyper wrote as `BytesMessage`s until hyper closes its side or we are told
+/// to end the stream. Each message is the whole buffer accumulated since the last one.
+async fn send_to_daemon(outgoing: Arc<Mutex<Outgoing>>, tx: mpsc::Sender<BytesMessage>, mut close: oneshot::Receiver<()>) {
     loop {
-        // Read straight into the message's buffer (no copy); uninitialised capacity.
-        let mut data = Vec::with_capacity(MAX_OUTER_MESSAGE);
+        let taken = std::future::poll_fn(|cx| lock(&outgoing).poll_take(cx));
         tokio::select! {
             _ = &mut close => break,
-            read = read.read_buf(&mut data) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
+            data = taken => match data {
+                Some(data) => {
                     if tx.send(BytesMessage { data }).await.is_err() {
                         break;
                     }
                 }
+                None => break,
             }
         }
+    }
+    // Writes after this point fail: hyper sees a broken pipe.
+    lock(&outgoing).closed = true;
+    lock(&outgoing).wake_writer();
+}
+
+fn lock(outgoing: &Mutex<Outgoing>) -> std::sync::MutexGuard<'_, Outgoing> {
+    outgoing.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Bytes hyper wrote that the sender has not taken yet.
+#[derive(Default)]
+struct Outgoing {
+    buffer: Vec<u8>,
+    /// hyper shut its side down (EOF after the buffer) or the sender stopped (writes fail).
+    shut: bool,
+    closed: bool,
+    writer: Option<Waker>,
+    sender: Option<Waker>,
+}
+
+impl Outgoing {
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        if !self.buffer.is_empty() {
+            self.wake_writer();
+            return Poll::Ready(Some(std::mem::take(&mut self.buffer)));
+        }
+        if self.shut {
+            return Poll::Ready(None);
+        }
+        self.sender = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn wake_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+    }
+
+    fn wake_sender(&mut self) {
+        if let Some(w) = self.sender.take() {
+            w.wake();
+        }
+    }
+}
+
+struct OutgoingWriter(Arc<Mutex<Outgoing>>);
+
+impl OutgoingWriter {
+    /// Appends as much of `bufs` as fits into the outgoing buffer.
+    fn poll_write_slices<'b>(&self, cx: &mut Context<'_>, bufs: impl IntoIterator<Item = &'b [u8]>) -> Poll<io::Result<usize>> {
+        let mut out = lock(&self.0);
+        if out.closed || out.shut {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let room = MAX_OUTER_MESSAGE.saturating_sub(out.buffer.len());
+        if room == 0 {
+            out.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if out.buffer.capacity() == 0 {
+            // One allocation per message: the buffer is sent as it is, never regrown.
+            out.buffer.reserve_exact(MAX_OUTER_MESSAGE);
+        }
+        let mut written = 0;
+        for b in bufs {
+            let n = b.len().min(room - written);
+            out.buffer.extend_from_slice(&b[..n]);
+            written += n;
+            if written == room {
+                break;
+            }
+        }
+        if written > 0 {
+            out.wake_sender();
+        }
+        Poll::Ready(Ok(written))
+    }
+}
+
+/// hyper's side of the tunnel.
+struct TunnelIo {
+    inbound: mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    position: usize,
+    outgoing: OutgoingWriter,
+}
+
+impl AsyncRead for TunnelIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while this.position == this.current.len() {
+            match this.inbound.poll_recv(cx) {
+                Poll::Ready(Some(data)) => {
+                    this.current = data;
+                    this.position = 0;
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let n = buf.remaining().min(this.current.len() - this.position);
+        buf.put_slice(&this.current[this.position..this.position + n]);
+        this.position += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for TunnelIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.outgoing.poll_write_slices(cx, [buf])
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        self.outgoing.poll_write_slices(cx, bufs.iter().map(|b| &**b))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Written bytes are already the sender's: it takes them as soon as it runs.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut out = lock(&self.outgoing.0);
+        out.shut = true;
+        out.wake_sender();
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn pipe() -> (TunnelIo, mpsc::Sender<Vec<u8>>, Arc<Mutex<Outgoing>>) {
+        let outgoing = Arc::new(Mutex::new(Outgoing::default()));
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        (TunnelIo { inbound: rx, current: Vec::new(), position: 0, outgoing: OutgoingWriter(outgoing.clone()) }, tx, outgoing)
+    }
+
+    #[tokio::test]
+    async fn reads_received_messages_in_order_then_eof() {
+        let (mut io, tx, _) = pipe();
+        tx.send(b"hello ".to_vec()).await.unwrap();
+        tx.send(b"world".to_vec()).await.unwrap();
+        drop(tx);
+        let mut all = String::new();
+        io.read_to_string(&mut all).await.unwrap();
+        assert_eq!(all, "hello world");
+    }
+
+    #[tokio::test]
+    async fn writes_are_taken_whole_and_bounded_by_the_message_size() {
+        let (mut io, _tx, outgoing) = pipe();
+        let big = vec![7u8; MAX_OUTER_MESSAGE + 10];
+        let writer = tokio::spawn(async move {
+            io.write_all(&big).await.unwrap();
+            io.shutdown().await.unwrap();
+        });
+        let mut sizes = Vec::new();
+        while let Some(data) = std::future::poll_fn(|cx| lock(&outgoing).poll_take(cx)).await {
+            assert!(data.len() <= MAX_OUTER_MESSAGE);
+            sizes.push(data.len());
+        }
+        writer.await.unwrap();
+        assert_eq!(sizes.iter().sum::<usize>(), MAX_OUTER_MESSAGE + 10);
+    }
+
+    #[tokio::test]
+    async fn writes_fail_once_the_sender_stopped() {
+        let (mut io, _tx, outgoing) = pipe();
+        lock(&outgoing).closed = true;
+        assert_eq!(io.write(b"x").await.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }
 }
