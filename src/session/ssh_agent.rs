@@ -309,8 +309,8 @@ mod tests {
 
     #[test]
     fn ed25519_and_ecdsa_signatures_verify_with_the_public_key() {
-        let keys = vec![random_key(Algorithm::Ed25519, "e"), random_key(Algorithm::new("ecdsa-sha2-nistp256").unwrap(), "p")];
-        let ring = keyring(keys.clone());
+        let keys = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384"].map(|a| random_key(Algorithm::new(a).unwrap(), a));
+        let ring = keyring(keys.to_vec());
         for key in &keys {
             let data = b"session id and userauth request";
             let sig = signature(&sign(&ring, key.public_key(), data, 0));
