@@ -355,9 +355,14 @@ mod tests {
     /// RSA key generation is slow in debug builds, so ssh-keygen makes the key.
     fn keygen_rsa() -> Option<PrivateKey> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("id_rsa");
+        keygen(dir.path(), "rsa").map(|path| PrivateKey::read_openssh_file(&path).unwrap())
+    }
+
+    /// `ssh-keygen -t TYPE` into `dir/TYPE` (+ `.pub`), or None (skip; a failure in CI).
+    fn keygen(dir: &std::path::Path, kind: &str) -> Option<PathBuf> {
+        let path = dir.join(kind);
         let made = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "rsa@test", "-f"])
+            .args(["-q", "-t", kind, "-N", "", "-C", &format!("{kind}@test"), "-f"])
             .arg(&path)
             .status()
             .map(|s| s.success())
@@ -367,6 +372,70 @@ mod tests {
             eprintln!("note: skipping, no ssh-keygen");
             return None;
         }
-        Some(PrivateKey::read_openssh_file(&path).unwrap())
+        Some(path)
+    }
+
+    /// Serves the keyring on a unix socket, one thread per connection.
+    fn serve(ring: Keyring, socket: &std::path::Path) {
+        use std::io::{Read, Write};
+        let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let mut conn = AgentConnection::new(ring.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = stream.read(&mut buf) {
+                        let Ok(replies) = conn.feed(&buf[..n]) else { break };
+                        if stream.write_all(&replies).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// OpenSSH's own clients against the agent: `ssh-add -L` lists the keys, and
+    /// `ssh-keygen -Y sign` (given only the public key, so the agent signs) makes signatures
+    /// that `ssh-keygen -Y check-novalidate` accepts — RSA with rsa-sha2-512.
+    #[test]
+    fn openssh_clients_list_and_sign_through_the_agent() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let (Some(ed), Some(rsa)) = (keygen(dir.path(), "ed25519"), keygen(dir.path(), "rsa")) else { return };
+        let keys: Vec<_> = [&ed, &rsa].iter().map(|p| (p.to_path_buf(), PrivateKey::read_openssh_file(p).unwrap())).collect();
+        for path in [&ed, &rsa] {
+            std::fs::remove_file(path).unwrap();
+        }
+        let socket = dir.path().join("agent.sock");
+        serve(Keyring::new(keys).unwrap(), &socket);
+
+        let listed = Command::new("ssh-add").arg("-L").env("SSH_AUTH_SOCK", &socket).output().unwrap();
+        assert!(listed.status.success(), "{listed:?}");
+        let listed = String::from_utf8(listed.stdout).unwrap();
+        let data = dir.path().join("data");
+        std::fs::write(&data, b"signed through the in-process agent").unwrap();
+        for path in [&ed, &rsa] {
+            let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+            assert!(listed.contains(public.trim()), "{listed}\nlacks {public}");
+            let sign = Command::new("ssh-keygen")
+                .args(["-Y", "sign", "-n", "test", "-f"])
+                .arg(path.with_extension("pub"))
+                .arg(&data)
+                .env("SSH_AUTH_SOCK", &socket)
+                .output()
+                .unwrap();
+            assert!(sign.status.success(), "{}", String::from_utf8_lossy(&sign.stderr));
+            let check = Command::new("ssh-keygen")
+                .args(["-Y", "check-novalidate", "-n", "test", "-f"])
+                .arg(path.with_extension("pub"))
+                .arg("-s")
+                .arg(data.with_extension("sig"))
+                .stdin(std::fs::File::open(&data).unwrap())
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+            std::fs::remove_file(data.with_extension("sig")).unwrap();
+        }
     }
 }
