@@ -36,7 +36,8 @@ pub struct BuildFlags {
     /// Secret for RUN --mount=type=secret: id=NAME,src=PATH or id=NAME,env=VARIABLE.
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
-    /// SSH agent or key for RUN --mount=type=ssh: default, or ID=PATH.
+    /// SSH agent or keys for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), ID=AGENT_SOCKET,
+    /// or ID=KEY[,KEY…] (unencrypted OpenSSH private key files, served by a built-in agent).
     #[arg(long = "ssh", value_name = "SPEC")]
     pub ssh: Vec<String>,
     /// Output (buildctl syntax): type=image,name=…[,push=true] | type=oci|docker|tar,dest=FILE | type=local,dest=DIR.

@@ -18,6 +18,7 @@ mod patterns;
 mod receive;
 mod secrets;
 mod ssh;
+mod ssh_agent;
 mod tunnel;
 mod walker;
 
@@ -35,7 +36,8 @@ pub use context::{read_dockerignore, LocalContext};
 pub use filesend::{ExportSink, Outputs};
 pub use patterns::{parse_ignore_file, PatternError, PatternMatcher};
 pub use secrets::{SecretSource, SecretSpec, SecretSpecError};
-pub use ssh::{SshSpec, SshSpecError};
+pub use ssh::{SshSource, SshSpec, SshSpecError};
+pub use ssh_agent::Keyring;
 pub use walker::WalkError;
 
 #[derive(Debug, thiserror::Error)]
@@ -296,7 +298,7 @@ mod tests {
     async fn every_advertised_method_is_served() {
         let opts = SessionOptions {
             auth: Some(AuthConfig { config_file: "/nonexistent/config.json".into() }),
-            ssh: vec![SshSpec { id: "default".into(), socket: "/nonexistent.sock".into() }],
+            ssh: vec![SshSpec::agent("default", "/nonexistent.sock")],
             outputs: HashMap::from([(0, ExportSink::File("/nonexistent/out.tar".into()))]),
             cache_stores: HashMap::from([("local:/nonexistent".to_string(), "/nonexistent".into())]),
             ..Default::default()
