@@ -5,12 +5,12 @@
 #[path = "gateway/mod.rs"]
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use bentokit::session::AuthConfig;
 use bentokit::solve::{plain_progress::collect_states, Build, BuildOptions, CacheSpec, Connection, ExportSpec, PlatformResult};
-use common::private_daemon::{which, PrivateDaemon};
+use common::auth_registry::AuthRegistry;
+use common::private_daemon::PrivateDaemon;
 use common::*;
 
 async fn cached_build(conn: &Connection, marker: &str, opts: BuildOptions) -> Vec<(String, String)> {
@@ -100,53 +100,6 @@ async fn inline_cache_in_a_pushed_image_is_imported_by_a_cold_daemon() {
     assert_eq!(exec_state(&second).as_deref(), Some("CACHED"), "{second:?}");
 }
 
-struct AuthRegistry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for AuthRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start_auth_registry(user: &str, password: &str) -> Option<AuthRegistry> {
-    let (Some(registry), Some(_)) = (which("docker-registry"), which("htpasswd")) else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("docker-registry and htpasswd (apache2-utils) are required in CI");
-        }
-        eprintln!("note: skipping, docker-registry or htpasswd missing");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let htpasswd = run(Command::new("htpasswd").args(["-Bbn", user, password]));
-    std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
-    let port = free_port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: bentokit-test\n    path: {pw}\n",
-        root = dir.path().join("data").display(),
-        pw = dir.path().join("htpasswd").display(),
-    );
-    std::fs::write(dir.path().join("config.yml"), config).unwrap();
-    let child = Command::new(registry).arg("serve").arg(dir.path().join("config.yml")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Owned by the guard from here on, so it is stopped on every path.
-    let registry = AuthRegistry { child, port, _dir: dir };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(registry);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the htpasswd registry did not start");
-}
-
 async fn push(conn: &Connection, name: &str, auth: AuthConfig) -> Result<(), String> {
     let opts = BuildOptions { exports: vec![ExportSpec::parse(&format!("type=image,name={name},push=true")).unwrap()], auth: Some(auth), ..Default::default() };
     let build = Build::start(conn.channel.clone(), opts).await.unwrap();
@@ -159,7 +112,7 @@ async fn push(conn: &Connection, name: &str, auth: AuthConfig) -> Result<(), Str
 
 #[tokio::test]
 async fn push_with_htpasswd_credentials_from_docker_config() {
-    let Some(registry) = start_auth_registry("bento", "s3cret-pw").await else { return };
+    let Some(registry) = AuthRegistry::start("bento", "s3cret-pw") else { return };
     let host = format!("127.0.0.1:{}", registry.port);
     let Some(daemon) = PrivateDaemon::start(&[&host]).await else { return };
     let conn = daemon.connect().await.unwrap();

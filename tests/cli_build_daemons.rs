@@ -17,7 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{build_cmd, dockerfile_context as context, output, shared_daemon, text};
-use gw::private_daemon::{pids_with, which, PrivateDaemon};
+use gw::auth_registry::AuthRegistry;
+use gw::private_daemon::{pids_with, PrivateDaemon};
 use gw::unique;
 
 const BASE: &str = "localhost:5000/base:latest";
@@ -95,47 +96,10 @@ async fn registry_cache_is_imported_by_a_cold_daemon_and_shows_cached() {
 
 }
 
-struct AuthRegistry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for AuthRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_auth_registry(user: &str, password: &str) -> Option<AuthRegistry> {
-    let (Some(registry), Some(_)) = (which("docker-registry"), which("htpasswd")) else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("docker-registry and htpasswd (apache2-utils) are required in CI");
-        }
-        eprintln!("note: skipping, docker-registry or htpasswd missing");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let htpasswd = gw::run(Command::new("htpasswd").args(["-Bbn", user, password]));
-    std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
-    let port = common::free_tcp_port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: bentokit-test\n    path: {pw}\n",
-        root = dir.path().join("data").display(),
-        pw = dir.path().join("htpasswd").display(),
-    );
-    std::fs::write(dir.path().join("config.yml"), config).unwrap();
-    let child = Command::new(registry).arg("serve").arg(dir.path().join("config.yml")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let registry = AuthRegistry { child, port, _dir: dir };
-    wait_until("the htpasswd registry to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Some(registry)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn push_to_htpasswd_registry_with_docker_config_credentials() {
     let password = "s3cret-pw-9c1e";
-    let Some(registry) = start_auth_registry("bento", password) else { return };
+    let Some(registry) = AuthRegistry::start("bento", password) else { return };
     let host = format!("127.0.0.1:{}", registry.port);
     let Some(daemon) = PrivateDaemon::start(&[&host]).await else { return };
     let addr = format!("unix://{}", daemon.socket.display());

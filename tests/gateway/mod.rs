@@ -3,6 +3,7 @@
 //! tarballs with the system `tar`.
 #![allow(dead_code)]
 
+pub mod auth_registry;
 pub mod private_daemon;
 
 use std::collections::BTreeMap as HashMap;
