@@ -2,23 +2,25 @@
 //! daemon is the HTTP/2 client while we serve gRPC. hyper serves our routes over a
 //! [`TunnelIo`] as a single connection whose future we keep (its failure fails the build).
 //!
-//! The transport moves bytes with as few copies as it can: what hyper writes lands in the
-//! buffer that becomes the next outgoing message (taken whole, never copied again), and
-//! the daemon's messages are read by hyper straight out of the received buffers.
+//! The transport moves bytes with as few copies as it can: what hyper writes lands in a
+//! buffer that already is the next gRPC frame of our request stream (its header filled in
+//! when the sender takes it whole; nothing re-encodes or copies it again), and the daemon's
+//! messages are read by hyper straight out of the received buffers.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use bollard_buildkit_proto::moby::buildkit::v1::{control_client::ControlClient, BytesMessage};
+use bollard_buildkit_proto::moby::buildkit::v1::BytesMessage;
+use bytes::Bytes;
+use tonic::codec::Codec;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::metadata::AsciiMetadataValue;
 use tonic::service::Routes;
 use tonic::transport::Channel;
 
@@ -45,8 +47,11 @@ pub(crate) struct Tunnel {
     pub close: Option<oneshot::Sender<()>>,
 }
 
-fn header(value: &str, what: &str) -> Result<AsciiMetadataValue, SessionError> {
-    value.parse().map_err(|_| SessionError::Header(format!("{what} {value:?} is not a valid header value")))
+fn header(value: &str, what: &str) -> Result<http::HeaderValue, SessionError> {
+    let invalid = || SessionError::Header(format!("{what} {value:?} is not a valid header value"));
+    // gRPC metadata is visible ASCII only (stricter than HTTP header values).
+    value.parse::<AsciiMetadataValue>().map_err(|_| invalid())?;
+    http::HeaderValue::from_str(value).map_err(|_| invalid())
 }
 
 pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes) -> Result<Tunnel, SessionError> {
@@ -61,24 +66,43 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
         builder.serve_connection(TokioIo::new(io), service).await.map_err(|e| e.to_string())
     });
 
-    let (tx, rx) = mpsc::channel::<BytesMessage>(2);
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
     let (close_tx, close_rx) = oneshot::channel();
     tokio::spawn(send_to_daemon(outgoing, tx, close_rx));
 
-    let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    let md: &mut MetadataMap = request.metadata_mut();
-    md.insert("x-docker-expose-session-uuid", header(headers.id, "session id")?);
-    md.insert("x-docker-expose-session-name", header(headers.name, "session name")?);
-    md.insert("x-docker-expose-session-sharedkey", header(headers.shared_key, "shared key")?);
+    // `Control.Session` by hand: the body is our ready-made frames (tonic's client would
+    // encode each message again); the response is decoded by tonic as usual.
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(SESSION_PATH)
+        .version(http::Version::HTTP_2)
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .header("x-docker-expose-session-uuid", header(headers.id, "session id")?)
+        .header("x-docker-expose-session-name", header(headers.name, "session name")?)
+        .header("x-docker-expose-session-sharedkey", header(headers.shared_key, "shared key")?);
     for m in headers.methods {
-        md.append("x-docker-expose-session-grpc-method", header(m, "method")?);
+        request = request.header("x-docker-expose-session-grpc-method", header(m, "method")?);
     }
-    let response = ControlClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .session(request)
+    let request = request
+        .body(tonic::body::Body::new(FrameBody(rx)))
+        .map_err(|e| SessionError::Header(e.to_string()))?;
+    let mut channel = channel;
+    let response = tower::ServiceExt::ready(&mut channel)
         .await
-        .map_err(SessionError::Open)?;
-    let mut stream = response.into_inner();
+        .map_err(|e| SessionError::Open(tonic::Status::from_error(Box::new(e))))?;
+    let response = tower::Service::call(response, request)
+        .await
+        .map_err(|e| SessionError::Open(tonic::Status::from_error(Box::new(e))))?;
+    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+        if status.code() != tonic::Code::Ok {
+            return Err(SessionError::Open(status));
+        }
+    }
+    let status = response.status();
+    let decoder = tonic_prost::ProstCodec::<BytesMessage, BytesMessage>::default().decoder();
+    let stream = tonic::codec::Streaming::new_response(decoder, response.into_body(), status, None, Some(64 << 20));
+    let mut stream = stream;
     let inbound = tokio::spawn(async move {
         // Dropping the sender at the end is EOF for hyper, which ends the connection.
         loop {
@@ -96,16 +120,16 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
     Ok(Tunnel { server, inbound, close: Some(close_tx) })
 }
 
-/// Sends what hyper wrote as `BytesMessage`s until hyper closes its side or we are told
-/// to end the stream. Each message is the whole buffer accumulated since the last one.
-async fn send_to_daemon(outgoing: Arc<Mutex<Outgoing>>, tx: mpsc::Sender<BytesMessage>, mut close: oneshot::Receiver<()>) {
+/// Sends what hyper wrote as `BytesMessage` frames until hyper closes its side or we are
+/// told to end the stream. Each frame is the whole buffer accumulated since the last one.
+async fn send_to_daemon(outgoing: Arc<Mutex<Outgoing>>, tx: mpsc::Sender<Bytes>, mut close: oneshot::Receiver<()>) {
     loop {
         let taken = std::future::poll_fn(|cx| lock(&outgoing).poll_take(cx));
         tokio::select! {
             _ = &mut close => break,
-            data = taken => match data {
-                Some(data) => {
-                    if tx.send(BytesMessage { data }).await.is_err() {
+            frame = taken => match frame {
+                Some(frame) => {
+                    if tx.send(frame).await.is_err() {
                         break;
                     }
                 }
@@ -118,11 +142,56 @@ async fn send_to_daemon(outgoing: Arc<Mutex<Outgoing>>, tx: mpsc::Sender<BytesMe
     lock(&outgoing).wake_writer();
 }
 
+/// The request body of `Control.Session`: ready-made gRPC frames, then the end of the
+/// stream (our CloseSend) when the sender stops.
+struct FrameBody(mpsc::Receiver<Bytes>);
+
+impl http_body::Body for FrameBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, tonic::Status>>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
+}
+
+const SESSION_PATH: &str = "/moby.buildkit.v1.Control/Session";
+
+/// Room before the data for the frame's header: the gRPC prefix (flag and u32 length),
+/// then `BytesMessage.data`'s tag and its length as a varint (at most 3 bytes here).
+const FRAME_HEADER_ROOM: usize = 5 + 1 + 3;
+
+/// Writes the header in front of `data_len` bytes of data at the end of `buffer` (which
+/// starts with [`FRAME_HEADER_ROOM`] reserved bytes) and returns the finished frame.
+fn finish_frame(mut buffer: Vec<u8>) -> Bytes {
+    let data_len = buffer.len() - FRAME_HEADER_ROOM;
+    let mut varint = [0u8; 3];
+    let mut varint_len = 0;
+    let mut v = data_len;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        varint[varint_len] = if v == 0 { byte } else { byte | 0x80 };
+        varint_len += 1;
+        if v == 0 {
+            break;
+        }
+    }
+    let message_len = 1 + varint_len + data_len;
+    let start = FRAME_HEADER_ROOM - (5 + 1 + varint_len);
+    buffer[start] = 0; // not compressed
+    buffer[start + 1..start + 5].copy_from_slice(&(message_len as u32).to_be_bytes());
+    buffer[start + 5] = 0x0a; // field 1 (data), length-delimited
+    buffer[start + 6..FRAME_HEADER_ROOM].copy_from_slice(&varint[..varint_len]);
+    Bytes::from(buffer).slice(start..)
+}
+
 fn lock(outgoing: &Mutex<Outgoing>) -> std::sync::MutexGuard<'_, Outgoing> {
     outgoing.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Bytes hyper wrote that the sender has not taken yet.
+/// Bytes hyper wrote that the sender has not taken yet, behind room for the frame header
+/// (an empty buffer has no room reserved yet).
 #[derive(Default)]
 struct Outgoing {
     buffer: Vec<u8>,
@@ -134,10 +203,10 @@ struct Outgoing {
 }
 
 impl Outgoing {
-    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
-        if !self.buffer.is_empty() {
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.buffer.len() > FRAME_HEADER_ROOM {
             self.wake_writer();
-            return Poll::Ready(Some(std::mem::take(&mut self.buffer)));
+            return Poll::Ready(Some(finish_frame(std::mem::take(&mut self.buffer))));
         }
         if self.shut {
             return Poll::Ready(None);
@@ -168,14 +237,15 @@ impl OutgoingWriter {
         if out.closed || out.shut {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let room = MAX_OUTER_MESSAGE.saturating_sub(out.buffer.len());
+        if out.buffer.is_empty() {
+            // One allocation per message: the buffer is sent as it is, never regrown.
+            out.buffer.reserve_exact(FRAME_HEADER_ROOM + MAX_OUTER_MESSAGE);
+            out.buffer.resize(FRAME_HEADER_ROOM, 0);
+        }
+        let room = (FRAME_HEADER_ROOM + MAX_OUTER_MESSAGE).saturating_sub(out.buffer.len());
         if room == 0 {
             out.writer = Some(cx.waker().clone());
             return Poll::Pending;
-        }
-        if out.buffer.capacity() == 0 {
-            // One allocation per message: the buffer is sent as it is, never regrown.
-            out.buffer.reserve_exact(MAX_OUTER_MESSAGE);
         }
         let mut written = 0;
         for b in bufs {
@@ -269,21 +339,41 @@ mod tests {
         assert_eq!(all, "hello world");
     }
 
+    /// The `BytesMessage` inside one gRPC frame.
+    fn decode_frame(frame: &[u8]) -> Vec<u8> {
+        assert_eq!(frame[0], 0, "not compressed");
+        let len = u32::from_be_bytes(frame[1..5].try_into().unwrap()) as usize;
+        assert_eq!(frame.len(), 5 + len, "one whole frame");
+        <BytesMessage as prost::Message>::decode(&frame[5..]).unwrap().data
+    }
+
+    #[test]
+    fn frames_decode_as_bytes_messages_for_every_varint_width() {
+        for len in [1usize, 127, 128, 16_383, 16_384, MAX_OUTER_MESSAGE] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut buffer = vec![0u8; FRAME_HEADER_ROOM];
+            buffer.extend_from_slice(&data);
+            assert_eq!(decode_frame(&finish_frame(buffer)), data, "{len} bytes");
+        }
+    }
+
     #[tokio::test]
     async fn writes_are_taken_whole_and_bounded_by_the_message_size() {
         let (mut io, _tx, outgoing) = pipe();
-        let big = vec![7u8; MAX_OUTER_MESSAGE + 10];
+        let big: Vec<u8> = (0..MAX_OUTER_MESSAGE + 10).map(|i| (i % 13) as u8).collect();
+        let expected = big.clone();
         let writer = tokio::spawn(async move {
             io.write_all(&big).await.unwrap();
             io.shutdown().await.unwrap();
         });
-        let mut sizes = Vec::new();
-        while let Some(data) = std::future::poll_fn(|cx| lock(&outgoing).poll_take(cx)).await {
-            assert!(data.len() <= MAX_OUTER_MESSAGE);
-            sizes.push(data.len());
+        let mut received = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| lock(&outgoing).poll_take(cx)).await {
+            let data = decode_frame(&frame);
+            assert!(!data.is_empty() && data.len() <= MAX_OUTER_MESSAGE);
+            received.extend_from_slice(&data);
         }
         writer.await.unwrap();
-        assert_eq!(sizes.iter().sum::<usize>(), MAX_OUTER_MESSAGE + 10);
+        assert_eq!(received, expected);
     }
 
     #[tokio::test]
