@@ -1,9 +1,7 @@
 //! COPY and ADD: sources from the context, another stage or image, URLs and git (ADD),
 //! heredoc files; `--chown`, `--chmod`, `--link`, `--parents`, `--exclude`, `--checksum`.
 
-use std::collections::HashMap;
-
-use super::dispatch::{history, Dispatcher, StageState};
+use super::dispatch::{history, Dispatcher, StageEnv, StageState};
 use crate::paths::clean_absolute as clean_path;
 use super::error::ConvertError;
 use crate::dockerfile::{self, classify_add_source, AddSourceKind, Chmod, InlineSource, SourceInfo};
@@ -68,7 +66,7 @@ impl<'a> CopySpec<'a> {
 }
 
 impl Dispatcher<'_> {
-    pub(super) fn copy(&mut self, st: &mut StageState, n: usize, spec: &CopySpec<'_>, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    pub(super) fn copy(&mut self, st: &mut StageState, n: usize, spec: &CopySpec<'_>, env: &StageEnv) -> Result<(), ConvertError> {
         let keyword = if spec.is_add { "ADD" } else { "COPY" };
         let mut dest = if spec.dest.is_empty() {
             st.state.get_dir().to_string()

@@ -112,6 +112,35 @@ pub(crate) fn run(input: &Input<'_>, context: llb::State) -> Result<Output, Conv
     Ok(Output { state: target.state, image, context_paths: d.context_paths })
 }
 
+/// The environment in effect for an instruction; the last entry of a key wins.
+pub(super) enum StageEnv {
+    Shared(llb::EnvPairs),
+    Split(Vec<(String, String)>),
+}
+
+impl StageEnv {
+    pub(super) fn empty() -> Self {
+        StageEnv::Split(Vec::new())
+    }
+
+    fn pairs(&self) -> &[(String, String)] {
+        match self {
+            StageEnv::Shared(p) => p,
+            StageEnv::Split(p) => p,
+        }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        self.pairs().iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl dockerfile::shell::Env for StageEnv {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+}
+
 impl Dispatcher<'_> {
     /// The state a node starts with: its base, with the base image's config applied.
     fn init(&mut self, n: usize) -> Result<StageState, ConvertError> {
@@ -145,7 +174,7 @@ impl Dispatcher<'_> {
                 let is_scratch = image.rootfs.diff_ids.is_empty() && image.history.iter().all(|h| h.empty_layer);
                 st.platform = base.platform.clone();
                 if !is_scratch {
-                    let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &HashMap::new());
+                    let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &StageEnv::empty());
                     let from_source = node.stage.map(|i| &input.df.stages[i].from.source);
                     // As in BuildKit, the base image itself is never ignore-cache: the same
                     // source op is shared by every stage FROM that image, so marking it for
@@ -201,15 +230,22 @@ impl Dispatcher<'_> {
         self.instruction(st, n, &instructions[0])
     }
 
-    pub(super) fn env_map(st: &StageState) -> HashMap<String, String> {
-        st.state
-            .env()
-            .into_iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (kv, String::new()),
+    /// The environment an instruction sees (the stage state's, shared, not copied).
+    pub(super) fn env_of(st: &StageState) -> StageEnv {
+        let pairs = st.state.env_pairs();
+        if pairs.iter().all(|(k, _)| !k.contains('=')) {
+            return StageEnv::Shared(pairs);
+        }
+        // A key with `=` in it (`ENV $K=v` with K=`a=b`) reads back split at the first `=`,
+        // as the `KEY=value` list BuildKit keeps would.
+        let split = pairs
+            .iter()
+            .map(|(k, v)| match k.split_once('=') {
+                Some((key, rest)) => (key.to_string(), format!("{rest}={v}")),
+                None => (k.clone(), v.clone()),
             })
-            .collect()
+            .collect();
+        StageEnv::Split(split)
     }
 
     /// Constraints every op of an instruction gets: platform, custom name, source
@@ -224,7 +260,7 @@ impl Dispatcher<'_> {
     }
 
     /// BuildKit's `prefixCommand`: `[platform stage i/total] text`.
-    pub(super) fn prefix(&self, st: &mut StageState, text: &str, env: &HashMap<String, String>) -> String {
+    pub(super) fn prefix(&self, st: &mut StageState, text: &str, env: &StageEnv) -> String {
         if st.cmd_total == 0 {
             return text.to_string();
         }
@@ -246,15 +282,18 @@ impl Dispatcher<'_> {
 
     /// The instruction text with variables substituted, keyword upper-cased (COPY, ADD,
     /// WORKDIR names are built this way).
-    pub(super) fn display(&self, original: &str, env: &HashMap<String, String>) -> String {
+    pub(super) fn display(&self, original: &str, env: &StageEnv) -> String {
         uppercase_keyword(&self.lexer.process_word(original, env).unwrap_or_else(|_| original.to_string()))
     }
 
     fn instruction(&mut self, st: &mut StageState, n: usize, instruction: &Instruction) -> Result<(), ConvertError> {
-        let env = Self::env_map(st);
-        let expanded =
-            if instruction.expands_words() { instruction.expand(&self.lexer, &env)?.value } else { instruction.clone() };
-        match &expanded {
+        let env = Self::env_of(st);
+        let expanded = if instruction.expands_words() {
+            std::borrow::Cow::Owned(instruction.expand(&self.lexer, &env)?.value)
+        } else {
+            std::borrow::Cow::Borrowed(instruction)
+        };
+        match &*expanded {
             Instruction::Env(c) => {
                 let mut msg = String::from("ENV");
                 for kv in &c.pairs {
@@ -378,7 +417,7 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    fn workdir(&mut self, st: &mut StageState, path: &str, original: &str, location: Location, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    fn workdir(&mut self, st: &mut StageState, path: &str, original: &str, location: Location, env: &StageEnv) -> Result<(), ConvertError> {
         let wd = normalize_workdir(&st.image.config.working_dir, path);
         st.image.config.working_dir = wd.clone();
         st.state = st.state.dir(&wd);
@@ -457,13 +496,13 @@ pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
 
 
 /// `->arch` when the TARGET* args in the environment name another platform.
-fn target_platform_suffix(platform: &llb::Platform, env: &HashMap<String, String>) -> String {
+fn target_platform_suffix(platform: &llb::Platform, env: &StageEnv) -> String {
     let target = match env.get("TARGETPLATFORM").and_then(|p| super::platform::parse(p).ok()) {
         Some(p) => p,
         None => {
             let (Some(os), Some(arch)) = (env.get("TARGETOS"), env.get("TARGETARCH")) else { return String::new() };
             let mut p = llb::Platform::new(os, arch);
-            p.variant = env.get("TARGETVARIANT").cloned().unwrap_or_default();
+            p.variant = env.get("TARGETVARIANT").unwrap_or_default().to_string();
             p
         }
     };
@@ -597,12 +636,12 @@ fn trim_fraction(v: f64) -> String {
 }
 
 /// Shell-form command line text for an exec's history entry (`RUN |2 A=1 B=2 /bin/sh -c …`).
-pub(super) fn run_history(argv: &[String], args: &[(String, Option<String>)], env: &HashMap<String, String>) -> String {
+pub(super) fn run_history(argv: &[String], args: &[(String, Option<String>)], env: &StageEnv) -> String {
     let mut parts: Vec<String> = Vec::new();
     if !args.is_empty() {
         parts.push(format!("|{}", args.len()));
         for (k, v) in args {
-            let value = env.get(k).cloned().or_else(|| v.clone()).unwrap_or_default();
+            let value = env.get(k).map(str::to_string).or_else(|| v.clone()).unwrap_or_default();
             parts.push(format!("{k}={value}"));
         }
     }

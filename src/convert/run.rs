@@ -1,9 +1,7 @@
 //! RUN: the command line (shell or exec form, heredocs), its mounts (bind, cache, tmpfs,
 //! secret, ssh), network and security modes, and the history entry.
 
-use std::collections::HashMap;
-
-use super::dispatch::{history, run_history, shell_of, Dispatcher, StageState, COMMAND_DESCRIPTION};
+use super::dispatch::{history, run_history, shell_of, Dispatcher, StageEnv, StageState, COMMAND_DESCRIPTION};
 use super::error::ConvertError;
 use crate::dockerfile::{self, CacheSharing, CommandLine, Mount, MountType, NetworkMode, SecurityMode};
 use crate::llb;
@@ -12,7 +10,7 @@ use crate::llb;
 const PIPES_DIR: &str = "/dev/pipes/";
 
 impl Dispatcher<'_> {
-    pub(super) fn run(&mut self, st: &mut StageState, n: usize, run: &dockerfile::Run, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    pub(super) fn run(&mut self, st: &mut StageState, n: usize, run: &dockerfile::Run, env: &StageEnv) -> Result<(), ConvertError> {
         let shell = shell_of(&st.image);
         let mut custom_name = run.source.original.clone();
         let mut script_mount = None;

@@ -90,7 +90,17 @@ impl Lexer {
 
     /// Expands `word` into a single string (quotes removed, no splitting).
     pub fn process_word(&self, word: &str, env: &dyn Env) -> Result<String, ParseError> {
+        if self.is_literal(word) {
+            return Ok(word.to_string());
+        }
         Ok(self.process(word, env)?.word)
+    }
+
+    /// Whether `word` expands to itself: no `$`, no escape character and no quote the
+    /// lexer would process (most instruction words; they skip the char-by-char walk).
+    fn is_literal(&self, word: &str) -> bool {
+        let quotes = !self.skip_process_quotes;
+        !word.chars().any(|c| c == '$' || c == self.escape || (quotes && (c == '\'' || c == '"')))
     }
 
     /// Expands `word` and splits it into words where unquoted whitespace appears
@@ -107,6 +117,11 @@ impl Lexer {
 
     /// Everything at once.
     pub fn process(&self, word: &str, env: &dyn Env) -> Result<Expansion, ParseError> {
+        if self.is_literal(word) {
+            // Unquoted whitespace splits words exactly like `split_whitespace` does.
+            let words = word.split_whitespace().map(str::to_string).collect();
+            return Ok(Expansion { word: word.to_string(), words, matched: BTreeSet::new() });
+        }
         let chars: Vec<char> = word.chars().collect();
         let mut state = State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes, depth: 0 };
         let (word_out, words) = state

@@ -300,6 +300,18 @@ impl Default for Meta {
     }
 }
 
+/// A state's environment, shared (see [`State::env_pairs`]).
+#[derive(Clone)]
+pub(crate) struct EnvPairs(Arc<Meta>);
+
+impl std::ops::Deref for EnvPairs {
+    type Target = [(String, String)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.0.env
+    }
+}
+
 /// An immutable point in an LLB graph: "the filesystem produced by these ops", plus the
 /// environment that the next `run` will see. Cloning is cheap; every method returns a new state.
 #[derive(Clone, Default)]
@@ -378,6 +390,12 @@ impl State {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The environment as `(key, value)` pairs, in order, without copying it (the handle
+    /// shares the state's values and outlives the state).
+    pub(crate) fn env_pairs(&self) -> EnvPairs {
+        EnvPairs(self.meta.clone())
     }
 
     /// The environment as `KEY=value` strings, in order.
