@@ -471,7 +471,7 @@ impl State {
         }
 
         let op = pb::Op {
-            inputs: inputs.pb.clone(),
+            inputs: std::mem::take(&mut inputs.pb),
             platform: None, // file ops are not platform specific
             constraints: Some(pb::WorkerConstraints {
                 filter: c.worker_filters.clone(),

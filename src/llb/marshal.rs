@@ -93,7 +93,15 @@ pub struct OpEntry {
 }
 
 pub(crate) fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let sum = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in sum {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 impl State {
@@ -144,15 +152,15 @@ impl State {
     }
 }
 
-struct Walk {
+struct Walk<'a> {
     seen_nodes: HashSet<*const Node>,
-    seen_digests: HashSet<String>,
+    seen_digests: HashSet<&'a str>,
     maps: Vec<SourceMap>,
     locations: BTreeMap<String, pb::Locations>,
 }
 
-impl Walk {
-    fn visit(&mut self, node: &std::sync::Arc<Node>, def: &mut pb::Definition) {
+impl<'a> Walk<'a> {
+    fn visit(&mut self, node: &'a std::sync::Arc<Node>, def: &mut pb::Definition) {
         if !self.seen_nodes.insert(std::sync::Arc::as_ptr(node)) {
             return;
         }
@@ -160,10 +168,8 @@ impl Walk {
             self.visit(&input.node, def);
         }
         // Two distinct nodes can encode to the same op: one entry, merged metadata.
-        merge_metadata(
-            def.metadata.entry(node.digest.clone()).or_default(),
-            &node.metadata,
-        );
+        node.metadata
+            .merge_into(def.metadata.entry(node.digest.clone()).or_default());
         let entry = self.locations.entry(node.digest.clone()).or_default();
         for loc in &node.locations {
             let index = match self.maps.iter().position(|m| *m == loc.map) {
@@ -178,23 +184,9 @@ impl Walk {
                 ranges: loc.ranges.clone(),
             });
         }
-        if self.seen_digests.insert(node.digest.clone()) {
+        if self.seen_digests.insert(&node.digest) {
             def.def.push(node.bytes.clone());
         }
-    }
-}
-
-fn merge_metadata(into: &mut pb::OpMetadata, from: &pb::OpMetadata) {
-    into.ignore_cache |= from.ignore_cache;
-    into.description
-        .extend(from.description.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if from.export_cache.is_some() {
-        into.export_cache = from.export_cache;
-    }
-    into.caps
-        .extend(from.caps.iter().map(|(k, v)| (k.clone(), *v)));
-    if from.progress_group.is_some() {
-        into.progress_group = from.progress_group.clone();
     }
 }
 

@@ -5,6 +5,7 @@
 //! cheap handle (two `Arc`s) and marshalling is a plain graph walk. Nothing here talks to a
 //! daemon; resolving image configs is the caller's job (`State::with_image_config`).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -87,9 +88,62 @@ impl fmt::Display for Platform {
 #[derive(Clone, Debug, Default)]
 pub struct Constraints {
     pub(crate) platform: Option<Platform>,
-    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) metadata: OpMeta,
     pub(crate) locations: Vec<SourceLocation>,
     pub(crate) worker_filters: Vec<String>,
+}
+
+/// An op's `pb::OpMetadata` before marshalling: keys are mostly static strings, so
+/// creating an op allocates little; `marshal` builds the wire message once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpMeta {
+    pub(crate) ignore_cache: bool,
+    /// Set semantics: a key appears once, a later value replaces the earlier one.
+    pub(crate) description: Vec<(Cow<'static, str>, String)>,
+    pub(crate) export_cache: Option<bool>,
+    /// Set semantics.
+    pub(crate) caps: Vec<Cow<'static, str>>,
+    pub(crate) progress_group: Option<pb::ProgressGroup>,
+}
+
+impl OpMeta {
+    pub(crate) fn set_description(&mut self, key: Cow<'static, str>, value: String) {
+        match self.description.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.description.push((key, value)),
+        }
+    }
+
+    pub(crate) fn add_cap(&mut self, cap: Cow<'static, str>) {
+        if !self.caps.contains(&cap) {
+            self.caps.push(cap);
+        }
+    }
+
+    /// The caps, sorted (as the wire map lists them).
+    #[cfg(test)]
+    pub(crate) fn cap_names(&self) -> Vec<String> {
+        let mut caps: Vec<String> = self.caps.iter().map(|c| c.to_string()).collect();
+        caps.sort();
+        caps
+    }
+
+    /// Adds these values to `into` (two nodes can encode to the same op: one entry).
+    pub(crate) fn merge_into(&self, into: &mut pb::OpMetadata) {
+        into.ignore_cache |= self.ignore_cache;
+        for (k, v) in &self.description {
+            into.description.insert(k.to_string(), v.clone());
+        }
+        if let Some(value) = self.export_cache {
+            into.export_cache = Some(pb::ExportCache { value });
+        }
+        for cap in &self.caps {
+            into.caps.insert(cap.to_string(), true);
+        }
+        if self.progress_group.is_some() {
+            into.progress_group = self.progress_group.clone();
+        }
+    }
 }
 
 impl Constraints {
@@ -108,8 +162,8 @@ impl Constraints {
         self.description("llb.customname", name)
     }
 
-    pub fn description(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.description.insert(key.into(), value.into());
+    pub fn description(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.metadata.set_description(key.into(), value.into());
         self
     }
 
@@ -120,13 +174,13 @@ impl Constraints {
 
     /// `Some(true)` forces exporting this vertex with the cache, `Some(false)` forbids it.
     pub fn export_cache(mut self, export: Option<bool>) -> Self {
-        self.metadata.export_cache = export.map(|value| pb::ExportCache { value });
+        self.metadata.export_cache = export;
         self
     }
 
     /// Declares that the op needs a daemon capability (BuildKit rejects ops whose caps it lacks).
-    pub fn cap(mut self, cap: impl Into<String>) -> Self {
-        self.metadata.caps.insert(cap.into(), true);
+    pub fn cap(mut self, cap: impl Into<Cow<'static, str>>) -> Self {
+        self.metadata.add_cap(cap.into());
         self
     }
 
@@ -158,8 +212,8 @@ impl Constraints {
         self
     }
 
-    pub(crate) fn add_cap(&mut self, cap: &str) {
-        self.metadata.caps.insert(cap.to_string(), true);
+    pub(crate) fn add_cap(&mut self, cap: &'static str) {
+        self.metadata.add_cap(Cow::Borrowed(cap));
     }
 }
 
@@ -169,7 +223,7 @@ pub(crate) struct Node {
     pub(crate) bytes: Vec<u8>,
     /// The distinct outputs this op reads, in `Op.inputs` order.
     pub(crate) inputs: Vec<Output>,
-    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) metadata: OpMeta,
     pub(crate) locations: Vec<SourceLocation>,
 }
 
@@ -199,11 +253,10 @@ pub(crate) struct InputList {
 impl InputList {
     /// Index of `out` in the op's inputs, adding it when new.
     pub(crate) fn add(&mut self, out: &Output) -> i64 {
-        let input = out.to_pb();
-        if let Some(i) = self.pb.iter().position(|p| *p == input) {
+        if let Some(i) = self.pb.iter().position(|p| p.digest == out.node.digest && p.index == out.index) {
             return i as i64;
         }
-        self.pb.push(input);
+        self.pb.push(out.to_pb());
         self.outputs.push(out.clone());
         (self.pb.len() - 1) as i64
     }
@@ -275,28 +328,36 @@ pub enum Security {
 /// Values a state carries for later execs and file ops.
 #[derive(Clone, Debug)]
 pub(crate) struct Meta {
-    pub(crate) env: Vec<(String, String)>,
-    pub(crate) dir: String,
-    pub(crate) user: String,
-    pub(crate) hostname: String,
-    pub(crate) platform: Option<Platform>,
+    // The values are shared between the states derived from one another (each `State`
+    // method changes one of them): cloning a `Meta` allocates nothing.
+    pub(crate) env: Arc<Vec<(String, String)>>,
+    pub(crate) dir: Arc<str>,
+    pub(crate) user: Arc<str>,
+    pub(crate) hostname: Arc<str>,
+    pub(crate) platform: Option<Arc<Platform>>,
     pub(crate) network: Network,
     pub(crate) security: Security,
     pub(crate) extra_hosts: Vec<(String, String)>,
 }
 
+/// The meta values of a fresh state, allocated once.
+static DEFAULT_META: std::sync::LazyLock<Arc<Meta>> = std::sync::LazyLock::new(|| {
+    let empty: Arc<str> = Arc::from("");
+    Arc::new(Meta {
+        env: Arc::default(),
+        dir: Arc::from("/"),
+        user: empty.clone(),
+        hostname: empty,
+        platform: None,
+        network: Network::Sandbox,
+        security: Security::Sandbox,
+        extra_hosts: Vec::new(),
+    })
+});
+
 impl Default for Meta {
     fn default() -> Self {
-        Meta {
-            env: Vec::new(),
-            dir: "/".into(),
-            user: String::new(),
-            hostname: String::new(),
-            platform: None,
-            network: Network::Sandbox,
-            security: Security::Sandbox,
-            extra_hosts: Vec::new(),
-        }
+        (**DEFAULT_META).clone()
     }
 }
 
@@ -314,10 +375,16 @@ impl std::ops::Deref for EnvPairs {
 
 /// An immutable point in an LLB graph: "the filesystem produced by these ops", plus the
 /// environment that the next `run` will see. Cloning is cheap; every method returns a new state.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct State {
     pub(crate) output: Option<Output>,
     pub(crate) meta: Arc<Meta>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { output: None, meta: DEFAULT_META.clone() }
+    }
 }
 
 impl fmt::Debug for State {
@@ -336,14 +403,11 @@ impl State {
     }
 
     pub(crate) fn from_output(output: Output, platform: Option<Platform>) -> Self {
-        let meta = Meta {
-            platform,
-            ..Meta::default()
+        let meta = match platform {
+            Some(p) => Arc::new(Meta { platform: Some(Arc::new(p)), ..Meta::default() }),
+            None => DEFAULT_META.clone(),
         };
-        State {
-            output: Some(output),
-            meta: Arc::new(meta),
-        }
+        State { output: Some(output), meta }
     }
 
     /// Same meta values, different filesystem.
@@ -375,13 +439,14 @@ impl State {
     pub fn add_env(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (key, value) = (key.into(), value.into());
         self.edit(|m| {
-            m.env.retain(|(k, _)| *k != key);
-            m.env.push((key, value));
+            let env = Arc::make_mut(&mut m.env);
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value));
         })
     }
 
     pub fn del_env(&self, key: &str) -> Self {
-        self.edit(|m| m.env.retain(|(k, _)| k != key))
+        self.edit(|m| Arc::make_mut(&mut m.env).retain(|(k, _)| k != key))
     }
 
     pub fn get_env(&self, key: &str) -> Option<&str> {
@@ -412,7 +477,7 @@ impl State {
         // Go's llb.Dir keeps an absolute path as written (the executor then creates it
         // as given, `..` and all); only a relative one is joined and cleaned.
         let joined = if dir.starts_with('/') { dir.to_string() } else { join_path(&self.meta.dir, dir) };
-        self.edit(|m| m.dir = joined)
+        self.edit(|m| m.dir = Arc::from(joined))
     }
 
     pub fn get_dir(&self) -> &str {
@@ -421,7 +486,7 @@ impl State {
 
     pub fn user(&self, user: impl Into<String>) -> Self {
         let user = user.into();
-        self.edit(|m| m.user = user)
+        self.edit(|m| m.user = Arc::from(user))
     }
 
     pub fn get_user(&self) -> &str {
@@ -430,15 +495,15 @@ impl State {
 
     pub fn hostname(&self, hostname: impl Into<String>) -> Self {
         let hostname = hostname.into();
-        self.edit(|m| m.hostname = hostname)
+        self.edit(|m| m.hostname = Arc::from(hostname))
     }
 
     pub fn platform(&self, platform: Platform) -> Self {
-        self.edit(|m| m.platform = Some(platform))
+        self.edit(|m| m.platform = Some(Arc::new(platform)))
     }
 
     pub fn get_platform(&self) -> Option<&Platform> {
-        self.meta.platform.as_ref()
+        self.meta.platform.as_deref()
     }
 
     pub fn network(&self, network: Network) -> Self {
