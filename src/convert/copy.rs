@@ -73,7 +73,7 @@ impl Dispatcher<'_> {
         } else if spec.dest.starts_with('/') {
             clean_path(spec.dest)
         } else {
-            clean_path(&format!("{}/{}", st.state.get_dir(), spec.dest))
+            crate::paths::clean_absolute_joined(st.state.get_dir(), spec.dest)
         };
         if spec.dest.is_empty() || spec.dest == "." || spec.dest.ends_with('/') {
             if !dest.ends_with('/') {

@@ -490,7 +490,7 @@ pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
     match path {
         "" => crate::paths::clean_absolute(parent),
         p if p.starts_with('/') => p.to_string(),
-        p => crate::paths::clean_absolute(&format!("{parent}/{p}")),
+        p => crate::paths::clean_absolute_joined(parent, p),
     }
 }
 

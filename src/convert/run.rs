@@ -97,7 +97,7 @@ impl Dispatcher<'_> {
         let target = match &m.target {
             // `target=` is no target at all (not the working directory).
             Some(t) if t.is_empty() => String::new(),
-            Some(t) if !t.starts_with('/') => crate::paths::clean_absolute(&format!("{}/{t}", st.state.get_dir())),
+            Some(t) if !t.starts_with('/') => crate::paths::clean_absolute_joined(st.state.get_dir(), t),
             Some(t) => crate::paths::clean_absolute(t),
             None => String::new(),
         };

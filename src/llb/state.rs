@@ -568,7 +568,7 @@ pub(crate) fn join_path(base: &str, p: &str) -> String {
         crate::paths::clean(p)
     } else {
         let base = if base.is_empty() { "/" } else { base };
-        crate::paths::clean(&format!("{base}/{p}"))
+        crate::paths::clean_joined(base, p)
     }
 }
 
