@@ -1,7 +1,7 @@
 //! COPY and ADD: sources from the context, another stage or image, URLs and git (ADD),
 //! heredoc files; `--chown`, `--chmod`, `--link`, `--parents`, `--exclude`, `--checksum`.
 
-use super::dispatch::{history, Dispatcher, StageEnv, StageState};
+use super::dispatch::{history, push_fmt, Dispatcher, StageEnv, StageState};
 use crate::paths::clean_absolute as clean_path;
 use super::error::ConvertError;
 use crate::dockerfile::{self, classify_add_source, AddSourceKind, Chmod, InlineSource, SourceInfo};
@@ -107,14 +107,14 @@ impl Dispatcher<'_> {
             msg.push_str(" --parents");
         }
         if let Some(chown) = spec.chown {
-            msg.push_str(&format!(" --chown={chown}"));
+            push_fmt(&mut msg, format_args!(" --chown={chown}"));
         }
         if let Some(Chmod::Octal(m)) = spec.chmod {
             // The history shows the flag as written (`0755`, not `755`), like BuildKit.
             let raw = spec.source.original.split_whitespace().find_map(|w| w.strip_prefix("--chmod="));
             match raw {
-                Some(raw) => msg.push_str(&format!(" --chmod={raw}")),
-                None => msg.push_str(&format!(" --chmod={m:o}")),
+                Some(raw) => push_fmt(&mut msg, format_args!(" --chmod={raw}")),
+                None => push_fmt(&mut msg, format_args!(" --chmod={m:o}")),
             }
         }
         let display = self.display(&spec.source.original, env);
@@ -134,7 +134,7 @@ impl Dispatcher<'_> {
         };
         let mut actions = llb::FileActions::new();
         for src in spec.sources {
-            msg.push_str(&format!(" {src}"));
+            push_fmt(&mut msg, format_args!(" {src}"));
             let kind = if spec.from.is_none() { classify_add_source(src) } else { AddSourceKind::Local };
             match kind {
                 AddSourceKind::Git if spec.is_add => {
@@ -195,14 +195,14 @@ impl Dispatcher<'_> {
             }
         }
         for inline in spec.inline {
-            msg.push_str(&format!(" <<{}", inline.path));
+            push_fmt(&mut msg, format_args!(" <<{}", inline.path));
             let file = llb::State::scratch().file(
                 llb::Mkfile::new(inline.path.clone(), 0o644, inline.data.clone().into_bytes()),
                 llb::Constraints::new().platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
             )?;
             actions = actions.then(finish(llb::Copy::new(&file, inline.path.clone(), dest.clone()).create_dest_path()));
         }
-        msg.push_str(&format!(" {}", spec.dest));
+        push_fmt(&mut msg, format_args!(" {}", spec.dest));
 
         let c = self.constraints(st, spec.source.location, &name);
         if spec.link && mode.is_none() {

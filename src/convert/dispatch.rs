@@ -264,7 +264,8 @@ impl Dispatcher<'_> {
         if st.cmd_total == 0 {
             return text.to_string();
         }
-        let mut out = String::from("[");
+        let mut out = String::with_capacity(text.len() + st.display_name.len() + 16);
+        out.push('[');
         if self.input.multi {
             out.push_str(&st.platform.to_string());
             out.push_str(&target_platform_suffix(&st.platform, env));
@@ -275,8 +276,8 @@ impl Dispatcher<'_> {
             out.push(' ');
         }
         st.cmd_index += 1;
-        let width = st.cmd_total.to_string().len();
-        out.push_str(&format!("{:>width$}/{}] {text}", st.cmd_index, st.cmd_total));
+        let width = decimal_digits(st.cmd_total);
+        push_fmt(&mut out, format_args!("{:>width$}/{}] {text}", st.cmd_index, st.cmd_total));
         out
     }
 
@@ -299,7 +300,7 @@ impl Dispatcher<'_> {
                 for kv in &c.pairs {
                     st.state = st.state.add_env(kv.key.clone(), kv.value.clone());
                     st.image.set_env(&kv.key, &kv.value);
-                    msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                    push_fmt(&mut msg, format_args!(" {}={}", kv.key, kv.value));
                 }
                 history(&mut st.image, msg, false, false);
             }
@@ -308,7 +309,7 @@ impl Dispatcher<'_> {
                 let mut msg = String::from("LABEL");
                 for kv in &c.pairs {
                     labels.insert(kv.key.clone(), kv.value.clone());
-                    msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                    push_fmt(&mut msg, format_args!(" {}={}", kv.key, kv.value));
                 }
                 history(&mut st.image, msg, false, false);
             }
@@ -455,8 +456,17 @@ impl Dispatcher<'_> {
     }
 }
 
+/// Appends formatted text without a temporary `String`.
+pub(super) fn push_fmt(out: &mut String, args: std::fmt::Arguments<'_>) {
+    // Writing into a String cannot fail.
+    let _ = std::fmt::Write::write_fmt(out, args);
+}
+
 pub(super) fn history(image: &mut Image, msg: String, with_layer: bool, buildkit_op: bool) {
-    let created_by = if buildkit_op { format!("{msg} # buildkit") } else { msg };
+    let mut created_by = msg;
+    if buildkit_op {
+        created_by.push_str(" # buildkit");
+    }
     image.history.push(History {
         created: None,
         created_by,
@@ -476,10 +486,20 @@ pub(super) fn shell_of(image: &Image) -> Vec<String> {
 }
 
 pub(super) fn uppercase_keyword(s: &str) -> String {
-    match s.split_once(' ') {
-        Some((kw, rest)) => format!("{} {rest}", kw.to_ascii_uppercase()),
-        None => s.to_ascii_uppercase(),
+    let mut out = s.to_string();
+    let keyword_len = s.find(' ').unwrap_or(s.len());
+    out[..keyword_len].make_ascii_uppercase();
+    out
+}
+
+/// How many characters `n` takes in decimal.
+fn decimal_digits(mut n: usize) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
     }
+    digits
 }
 
 /// `path.Join`/`path.Clean` semantics for WORKDIR: relative paths join the current one.
@@ -509,7 +529,7 @@ fn target_platform_suffix(platform: &llb::Platform, env: &StageEnv) -> String {
     if target.os == platform.os && target.architecture != platform.architecture {
         let mut s = format!("->{}", target.architecture);
         if !target.variant.is_empty() {
-            s.push_str(&format!("/{}", target.variant));
+            push_fmt(&mut s, format_args!("/{}", target.variant));
         }
         s
     } else if target.os != platform.os {
@@ -566,12 +586,25 @@ fn check_signal(signal: &str) -> Result<(), ConvertError> {
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
 pub(super) fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_go_quoted(&mut out, item);
+    }
+    out.push(']');
+    out
 }
 
 fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
+    let mut out = String::with_capacity(s.len() + 2);
+    push_go_quoted(&mut out, s);
+    out
+}
+
+fn push_go_quoted(out: &mut String, s: &str) {
+    out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -579,12 +612,11 @@ fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => push_fmt(out, format_args!("\\x{:02x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 /// Go's `%q` of a `*HealthcheckConfig`, as BuildKit writes it into history.
@@ -678,6 +710,14 @@ mod tests {
         assert_eq!(normalize_workdir("", "rel"), "/rel");
         assert_eq!(normalize_workdir("/a", "/b/"), "/b/");
         assert_eq!(normalize_workdir("/a", "/b/../c"), "/b/../c");
+    }
+
+    #[test]
+    fn keywords_and_widths() {
+        assert_eq!(uppercase_keyword("copy --from=a x y"), "COPY --from=a x y");
+        assert_eq!(uppercase_keyword("workdir"), "WORKDIR");
+        assert_eq!(uppercase_keyword("run ünï ß"), "RUN ünï ß");
+        assert_eq!((decimal_digits(0), decimal_digits(9), decimal_digits(10), decimal_digits(1000)), (1, 1, 2, 4));
     }
 
     #[test]
