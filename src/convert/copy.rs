@@ -198,7 +198,7 @@ impl Dispatcher<'_> {
             push_fmt(&mut msg, format_args!(" <<{}", inline.path));
             let file = llb::State::scratch().file(
                 llb::Mkfile::new(inline.path.clone(), 0o644, inline.data.clone().into_bytes()),
-                llb::Constraints::new().platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
+                llb::Constraints::new().shared_platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
             )?;
             actions = actions.then(finish(llb::Copy::new(&file, inline.path.clone(), dest.clone()).create_dest_path()));
         }

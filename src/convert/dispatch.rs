@@ -52,7 +52,7 @@ pub(crate) struct Output {
 pub(super) struct StageState {
     pub state: llb::State,
     pub image: Image,
-    pub platform: llb::Platform,
+    pub platform: std::sync::Arc<llb::Platform>,
     /// ARGs declared in the stage with their values (RUN history lists them).
     pub args: Vec<(String, Option<String>)>,
     pub cmd_set: bool,
@@ -158,7 +158,7 @@ impl Dispatcher<'_> {
         let mut st = StageState {
             state: llb::State::scratch(),
             image: Image::empty(&default_platform),
-            platform: default_platform.clone(),
+            platform: std::sync::Arc::new(default_platform.clone()),
             args: Vec::new(),
             cmd_set: false,
             cmd_index: 0,
@@ -172,7 +172,7 @@ impl Dispatcher<'_> {
                 let mut image = base.image.clone();
                 image.created = None;
                 let is_scratch = image.rootfs.diff_ids.is_empty() && image.history.iter().all(|h| h.empty_layer);
-                st.platform = base.platform.clone();
+                st.platform = std::sync::Arc::new(base.platform.clone());
                 if !is_scratch {
                     let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &StageEnv::empty());
                     let from_source = node.stage.map(|i| &input.df.stages[i].from.source);
@@ -198,7 +198,7 @@ impl Dispatcher<'_> {
             Base::Scratch => {}
             Base::Context(name) => st.state = input.named[name].clone(),
         }
-        st.state = st.state.platform(st.platform.clone());
+        st.state = st.state.shared_platform(st.platform.clone());
         if st.image.env_value("PATH").is_none() {
             st.image.config.env.push(DEFAULT_PATH_ENV.to_string());
         }
@@ -252,7 +252,7 @@ impl Dispatcher<'_> {
     /// location, no-cache.
     pub(super) fn constraints(&self, st: &StageState, location: Location, name: &str) -> Constraints {
         let range = llb::line_range(location.start_line as u32, location.end_line as u32);
-        let mut c = Constraints::new().platform(st.platform.clone()).custom_name(name).location(&self.source_map, [range]);
+        let mut c = Constraints::new().shared_platform(st.platform.clone()).custom_name(name).location(&self.source_map, [range]);
         if st.ignore_cache {
             c = c.ignore_cache();
         }

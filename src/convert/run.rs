@@ -27,7 +27,7 @@ impl Dispatcher<'_> {
                     // A script with its own interpreter: write it to a file and run that.
                     let script = llb::State::scratch().file(
                         llb::Mkfile::new(format!("/{}", first.name), 0o755, first.body().into_bytes()),
-                        llb::Constraints::new().platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
+                        llb::Constraints::new().shared_platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
                     )?;
                     script_mount = Some(llb::Mount::bind(PIPES_DIR, &script).selector("/").readonly());
                     format!("{PIPES_DIR}{}", first.name)

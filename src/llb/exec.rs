@@ -559,7 +559,7 @@ impl Exec {
             });
         }
 
-        let platform = match constraints.platform.as_ref().or(meta.platform.as_deref()) {
+        let platform = match constraints.platform.as_deref().or(meta.platform.as_deref()) {
             Some(p) => p.to_pb(),
             None => Platform::host().to_pb(),
         };

@@ -108,7 +108,8 @@ impl Image {
             c.add_cap("source.image.layerlimit");
         }
         let platform = c.platform.clone();
-        let op_platform = platform.clone().unwrap_or_else(Platform::host);
+        let host = Platform::host;
+        let op_platform = platform.as_deref().cloned().unwrap_or_else(host);
         let out = source_output(
             format!("docker-image://{reference}"),
             attrs,

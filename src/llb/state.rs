@@ -87,7 +87,7 @@ impl fmt::Display for Platform {
 /// platform, custom name, cache, caps, progress group, descriptions and source locations.
 #[derive(Clone, Debug, Default)]
 pub struct Constraints {
-    pub(crate) platform: Option<Platform>,
+    pub(crate) platform: Option<Arc<Platform>>,
     pub(crate) metadata: OpMeta,
     pub(crate) locations: Vec<SourceLocation>,
     pub(crate) worker_filters: Vec<String>,
@@ -153,6 +153,12 @@ impl Constraints {
 
     /// Runs this op for `platform` instead of the state's (or the default) platform.
     pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(Arc::new(platform));
+        self
+    }
+
+    /// [`Constraints::platform`] with a platform the caller shares between many ops.
+    pub(crate) fn shared_platform(mut self, platform: Arc<Platform>) -> Self {
         self.platform = Some(platform);
         self
     }
@@ -402,9 +408,9 @@ impl State {
         State::default()
     }
 
-    pub(crate) fn from_output(output: Output, platform: Option<Platform>) -> Self {
+    pub(crate) fn from_output(output: Output, platform: Option<Arc<Platform>>) -> Self {
         let meta = match platform {
-            Some(p) => Arc::new(Meta { platform: Some(Arc::new(p)), ..Meta::default() }),
+            Some(p) => Arc::new(Meta { platform: Some(p), ..Meta::default() }),
             None => DEFAULT_META.clone(),
         };
         State { output: Some(output), meta }
@@ -499,7 +505,11 @@ impl State {
     }
 
     pub fn platform(&self, platform: Platform) -> Self {
-        self.edit(|m| m.platform = Some(Arc::new(platform)))
+        self.shared_platform(Arc::new(platform))
+    }
+
+    pub(crate) fn shared_platform(&self, platform: Arc<Platform>) -> Self {
+        self.edit(|m| m.platform = Some(platform))
     }
 
     pub fn get_platform(&self) -> Option<&Platform> {
