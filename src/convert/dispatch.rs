@@ -289,7 +289,8 @@ impl Dispatcher<'_> {
 
     fn instruction(&mut self, st: &mut StageState, n: usize, instruction: &Instruction) -> Result<(), ConvertError> {
         let env = Self::env_of(st);
-        let expanded = if instruction.expands_words() {
+        // RUN expands its mounts itself (`expand` would only copy it).
+        let expanded = if instruction.expands_words() && !matches!(instruction, Instruction::Run(_)) {
             std::borrow::Cow::Owned(instruction.expand(&self.lexer, &env)?.value)
         } else {
             std::borrow::Cow::Borrowed(instruction)
