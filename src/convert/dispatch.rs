@@ -377,14 +377,14 @@ impl Dispatcher<'_> {
                 history(&mut st.image, format!("SHELL [{}]", c.shell.join(" ")), false, false);
             }
             Instruction::Cmd(c) => {
-                let args = c.command.to_argv(&shell_of(&st.image));
+                let args = c.command.to_argv(shell_of(&st.image));
                 st.image.config.cmd = Some(args.clone());
                 st.image.config.args_escaped = true;
                 st.cmd_set = true;
                 history(&mut st.image, format!("CMD {}", go_quote_list(&args)), false, false);
             }
             Instruction::Entrypoint(c) => {
-                let args = c.command.as_ref().map(|cmd| cmd.to_argv(&shell_of(&st.image)));
+                let args = c.command.as_ref().map(|cmd| cmd.to_argv(shell_of(&st.image)));
                 history(&mut st.image, format!("ENTRYPOINT {}", go_quote_list(args.as_deref().unwrap_or(&[]))), false, false);
                 st.image.config.entrypoint = args;
                 if !st.cmd_set {
@@ -478,11 +478,12 @@ pub(super) fn history(image: &mut Image, msg: String, with_layer: bool, buildkit
 }
 
 /// The stage's shell for shell-form commands.
-pub(super) fn shell_of(image: &Image) -> Vec<String> {
+pub(super) fn shell_of(image: &Image) -> &[String] {
+    static DEFAULT: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| DEFAULT_SHELL.map(String::from));
     if image.config.shell.is_empty() {
-        DEFAULT_SHELL.iter().map(|s| s.to_string()).collect()
+        &DEFAULT[..]
     } else {
-        image.config.shell.clone()
+        &image.config.shell
     }
 }
 

@@ -15,7 +15,7 @@ impl Dispatcher<'_> {
         let mut custom_name = run.source.original.clone();
         let mut script_mount = None;
         let argv = if run.heredocs.is_empty() {
-            run.command.to_argv(&shell)
+            run.command.to_argv(shell)
         } else {
             let CommandLine::Shell(line) = &run.command else {
                 return Err(ConvertError::new("heredocs need the shell form of RUN"));
@@ -57,7 +57,8 @@ impl Dispatcher<'_> {
         };
         let c = self.constraints(st, run.source.location, &name).description(COMMAND_DESCRIPTION, run.source.original.clone());
 
-        let mut exec = st.state.run(argv.clone()).constraints(c);
+        let created_by = format!("RUN {}", run_history(&argv, &st.args, env));
+        let mut exec = st.state.run(argv).constraints(c);
         if let Some(m) = script_mount {
             exec = exec.mount(m);
         }
@@ -89,7 +90,7 @@ impl Dispatcher<'_> {
             exec = exec.extra_host(host.clone(), ip.clone());
         }
         st.state = exec.finish()?.root();
-        history(&mut st.image, format!("RUN {}", run_history(&argv, &st.args, env)), true, true);
+        history(&mut st.image, created_by, true, true);
         Ok(())
     }
 

@@ -110,12 +110,22 @@ impl OpMeta {
     pub(crate) fn set_description(&mut self, key: Cow<'static, str>, value: String) {
         match self.description.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => *v = value,
-            None => self.description.push((key, value)),
+            None => {
+                // Ops carry a name and often the instruction text: room for both at once.
+                if self.description.capacity() == 0 {
+                    self.description.reserve_exact(2);
+                }
+                self.description.push((key, value));
+            }
         }
     }
 
     pub(crate) fn add_cap(&mut self, cap: Cow<'static, str>) {
         if !self.caps.contains(&cap) {
+            // Execs carry around eight caps: one allocation instead of growing.
+            if self.caps.capacity() == 0 {
+                self.caps.reserve_exact(8);
+            }
             self.caps.push(cap);
         }
     }
