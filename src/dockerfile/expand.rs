@@ -34,9 +34,9 @@ impl Words<'_> {
     }
 
     fn word(&mut self, w: &str) -> Result<String, ParseError> {
-        let e = self.lexer.process(w, self.env).map_err(|e| self.spanned(e))?;
-        self.used.extend(e.matched);
-        Ok(e.word)
+        let (word, matched) = self.lexer.process_word_with_matches(w, self.env).map_err(|e| self.spanned(e))?;
+        self.used.extend(matched);
+        Ok(word)
     }
 
     fn opt(&mut self, w: &Option<String>) -> Result<Option<String>, ParseError> {
@@ -67,9 +67,9 @@ impl Words<'_> {
                 if !s.expand {
                     return Ok(s.clone());
                 }
-                let e = raw.process(&s.data, self.env).map_err(|e| self.spanned(e))?;
-                self.used.extend(e.matched);
-                Ok(InlineSource { data: e.word, ..s.clone() })
+                let (data, matched) = raw.process_word_with_matches(&s.data, self.env).map_err(|e| self.spanned(e))?;
+                self.used.extend(matched);
+                Ok(InlineSource { data, path: s.path.clone(), expand: s.expand })
             })
             .collect()
     }
