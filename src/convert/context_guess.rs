@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use super::stages::Graph;
-use crate::dockerfile::{self, classify_add_source, shell::NoEnv, AddSourceKind, Instruction, MountType};
+use crate::dockerfile::{self, classify_add_source, shell::NoEnv, AddSourceKind, Instruction, MountType, RawMount};
 use crate::paths::clean_absolute;
 
 /// The context paths (as `/path`) the reachable stages' instructions name, for
@@ -25,7 +25,9 @@ pub(super) fn guess(df: &dockerfile::Dockerfile, graph: &Graph, reachable: &[boo
             let sources = match instruction {
                 Instruction::Copy(c) if c.from.is_none() => &c.sources,
                 Instruction::Add(c) => &c.sources,
-                Instruction::Run(run) if !run.mounts.is_empty() => {
+                // Mounts that name another type or a `from` cannot read the context (a
+                // wrong call here only costs a second dispatch).
+                Instruction::Run(run) if run.mounts.iter().any(may_bind_context) => {
                     if let Ok(mounts) = run.resolve_mounts(&lexer, &NoEnv) {
                         for m in mounts.value.iter().filter(|m| m.kind == MountType::Bind && m.from.is_none()) {
                             paths.insert(clean_absolute(m.source.as_deref().unwrap_or("")));
@@ -44,4 +46,13 @@ pub(super) fn guess(df: &dockerfile::Dockerfile, graph: &Graph, reachable: &[boo
         }
     }
     paths
+}
+
+/// Whether a `--mount` value may be a bind mount of the context: no `from=` and no literal
+/// `type=` other than bind.
+fn may_bind_context(raw: &RawMount) -> bool {
+    !raw.fields.iter().any(|f| {
+        let f = f.trim();
+        f.starts_with("from=") || (f.starts_with("type=") && f != "type=bind" && !f.contains('$'))
+    })
 }

@@ -5,6 +5,7 @@
 //! at creation, maps are `BTreeMap`s and the walk order only depends on the graph.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bollard_buildkit_proto::pb;
 use prost::Message;
@@ -113,8 +114,7 @@ impl State {
             return Definition { pb: def };
         };
         let mut walk = Walk {
-            seen_nodes: HashSet::new(),
-            seen_digests: HashSet::new(),
+            seen_nodes: HashSet::default(),
             maps: Vec::new(),
             locations: BTreeMap::new(),
         };
@@ -152,15 +152,34 @@ impl State {
     }
 }
 
-struct Walk<'a> {
-    seen_nodes: HashSet<*const Node>,
-    seen_digests: HashSet<&'a str>,
+struct Walk {
+    seen_nodes: HashSet<*const Node, BuildHasherDefault<PtrHasher>>,
     maps: Vec<SourceMap>,
     locations: BTreeMap<String, pb::Locations>,
 }
 
-impl<'a> Walk<'a> {
-    fn visit(&mut self, node: &'a std::sync::Arc<Node>, def: &mut pb::Definition) {
+/// Hashes node addresses (distinct, aligned): a multiply is enough, SipHash is not needed.
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl Walk {
+    fn visit(&mut self, node: &std::sync::Arc<Node>, def: &mut pb::Definition) {
         if !self.seen_nodes.insert(std::sync::Arc::as_ptr(node)) {
             return;
         }
@@ -168,8 +187,18 @@ impl<'a> Walk<'a> {
             self.visit(&input.node, def);
         }
         // Two distinct nodes can encode to the same op: one entry, merged metadata.
-        node.metadata
-            .merge_into(def.metadata.entry(node.digest.clone()).or_default());
+        let first_of_digest = match def.metadata.get_mut(&node.digest) {
+            Some(md) => {
+                node.metadata.merge_into(md);
+                false
+            }
+            None => {
+                let mut md = pb::OpMetadata::default();
+                node.metadata.merge_into(&mut md);
+                def.metadata.insert(node.digest.clone(), md);
+                true
+            }
+        };
         let entry = self.locations.entry(node.digest.clone()).or_default();
         for loc in &node.locations {
             let index = match self.maps.iter().position(|m| *m == loc.map) {
@@ -184,7 +213,7 @@ impl<'a> Walk<'a> {
                 ranges: loc.ranges.clone(),
             });
         }
-        if self.seen_digests.insert(&node.digest) {
+        if first_of_digest {
             def.def.push(node.bytes.clone());
         }
     }
