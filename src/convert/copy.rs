@@ -204,14 +204,14 @@ impl Dispatcher<'_> {
         }
         push_fmt(&mut msg, format_args!(" {}", spec.dest));
 
-        let c = self.constraints(st, spec.source.location, &name);
+        let c = self.constraints(st, spec.source.location, name.clone());
         if spec.link && mode.is_none() {
             // --link: the copy is its own layer on scratch, merged onto the stage, so it
             // stays cached when earlier layers change.
             let group = format!("link-{}-{}", n, st.cmd_index);
             let layer = llb::State::scratch().file(actions, c.clone().progress_group(&group, &name, true))?;
             let merge_name = name.replacen(&display, &format!("LINK {display}"), 1);
-            let mc = self.constraints(st, spec.source.location, &merge_name).progress_group(&group, &name, false);
+            let mc = self.constraints(st, spec.source.location, merge_name).progress_group(&group, &name, false);
             // The merge keeps the stage's meta values (env, dir, user) from its first input.
             st.state = llb::merge(&[st.state.clone(), layer], mc);
         } else {

@@ -180,7 +180,7 @@ impl Dispatcher<'_> {
                     // source op is shared by every stage FROM that image, so marking it for
                     // `--no-cache-filter a` would re-run the stages not named too.
                     let ignore_cache = std::mem::replace(&mut st.ignore_cache, false);
-                    let mut c = self.constraints(&st, node.location, &name);
+                    let mut c = self.constraints(&st, node.location, name);
                     st.ignore_cache = ignore_cache;
                     if let Some(src) = from_source {
                         c = c.description(COMMAND_DESCRIPTION, src.original.clone());
@@ -250,7 +250,7 @@ impl Dispatcher<'_> {
 
     /// Constraints every op of an instruction gets: platform, custom name, source
     /// location, no-cache.
-    pub(super) fn constraints(&self, st: &StageState, location: Location, name: &str) -> Constraints {
+    pub(super) fn constraints(&self, st: &StageState, location: Location, name: String) -> Constraints {
         let range = llb::line_range(location.start_line as u32, location.end_line as u32);
         let mut c = Constraints::new().shared_platform(st.platform.clone()).custom_name(name).location(&self.source_map, [range]);
         if st.ignore_cache {
@@ -284,7 +284,7 @@ impl Dispatcher<'_> {
     /// The instruction text with variables substituted, keyword upper-cased (COPY, ADD,
     /// WORKDIR names are built this way).
     pub(super) fn display(&self, original: &str, env: &StageEnv) -> String {
-        uppercase_keyword(&self.lexer.process_word(original, env).unwrap_or_else(|_| original.to_string()))
+        uppercase_keyword(self.lexer.process_word(original, env).unwrap_or_else(|_| original.to_string()))
     }
 
     fn instruction(&mut self, st: &mut StageState, n: usize, instruction: &Instruction) -> Result<(), ConvertError> {
@@ -431,7 +431,7 @@ impl Dispatcher<'_> {
             }
             let name = self.display(original, env);
             let name = self.prefix(st, &name, env);
-            let c = self.constraints(st, location, &name);
+            let c = self.constraints(st, location, name);
             st.state = st.state.file(mkdir, c)?;
         }
         history(&mut st.image, format!("WORKDIR {wd}"), with_layer, false);
@@ -487,11 +487,10 @@ pub(super) fn shell_of(image: &Image) -> &[String] {
     }
 }
 
-pub(super) fn uppercase_keyword(s: &str) -> String {
-    let mut out = s.to_string();
+pub(super) fn uppercase_keyword(mut s: String) -> String {
     let keyword_len = s.find(' ').unwrap_or(s.len());
-    out[..keyword_len].make_ascii_uppercase();
-    out
+    s[..keyword_len].make_ascii_uppercase();
+    s
 }
 
 /// How many characters `n` takes in decimal.
@@ -716,9 +715,9 @@ mod tests {
 
     #[test]
     fn keywords_and_widths() {
-        assert_eq!(uppercase_keyword("copy --from=a x y"), "COPY --from=a x y");
-        assert_eq!(uppercase_keyword("workdir"), "WORKDIR");
-        assert_eq!(uppercase_keyword("run ünï ß"), "RUN ünï ß");
+        assert_eq!(uppercase_keyword("copy --from=a x y".into()), "COPY --from=a x y");
+        assert_eq!(uppercase_keyword("workdir".into()), "WORKDIR");
+        assert_eq!(uppercase_keyword("run ünï ß".into()), "RUN ünï ß");
         assert_eq!((decimal_digits(0), decimal_digits(9), decimal_digits(10), decimal_digits(1000)), (1, 1, 2, 4));
     }
 

@@ -230,10 +230,20 @@ async fn convert_one<R: ImageResolver>(
     // the context source must name them (followpaths) before it is created. Dispatch with
     // the paths the instructions name literally; when dispatch collected other ones
     // (variables, ONBUILD triggers), dispatch again with those.
-    let guessed = normalize_context_paths(&context_guess::guess(df, &graph, &reachable));
+    let guessed_set = context_guess::guess(df, &graph, &reachable);
+    let guessed = normalize_context_paths(&guessed_set);
     let first = dispatch::run(&input, local_state(&opts.context, guessed.as_deref()))?;
-    let paths = normalize_context_paths(&first.context_paths);
-    let result = if paths == guessed { first } else { dispatch::run(&input, local_state(&opts.context, paths.as_deref()))? };
+    // Equal sets normalise equally: the common case needs no second list.
+    let (result, paths) = if first.context_paths == guessed_set {
+        (first, guessed)
+    } else {
+        let paths = normalize_context_paths(&first.context_paths);
+        if paths == guessed {
+            (first, paths)
+        } else {
+            (dispatch::run(&input, local_state(&opts.context, paths.as_deref()))?, paths)
+        }
+    };
     Ok(Converted { platform: target.clone(), definition: result.state.marshal(), image: result.image, context_paths: paths })
 }
 

@@ -52,10 +52,10 @@ impl Dispatcher<'_> {
             display_lexer.raw_quotes = true;
             display_lexer.skip_unset_env = true;
             let text = display_lexer.process_word(&custom_name, env).unwrap_or_else(|_| custom_name.clone());
-            let text = super::dispatch::uppercase_keyword(&text);
+            let text = super::dispatch::uppercase_keyword(text);
             self.prefix(st, &text, env)
         };
-        let c = self.constraints(st, run.source.location, &name).description(COMMAND_DESCRIPTION, run.source.original.clone());
+        let c = self.constraints(st, run.source.location, name).description(COMMAND_DESCRIPTION, run.source.original.clone());
 
         let created_by = format!("RUN {}", run_history(&argv, &st.args, env));
         let mut exec = st.state.run(argv).constraints(c);
