@@ -202,10 +202,7 @@ impl Dispatcher<'_> {
         if st.image.env_value("PATH").is_none() {
             st.image.config.env.push(DEFAULT_PATH_ENV.to_string());
         }
-        for kv in st.image.config.env.clone() {
-            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-            st.state = st.state.add_env(k, v);
-        }
+        st.state = st.state.add_envs(st.image.config.env.iter().map(|kv| kv.split_once('=').unwrap_or((kv.as_str(), ""))));
         if !st.image.config.working_dir.is_empty() {
             let wd = normalize_workdir("/", &st.image.config.working_dir);
             st.state = st.state.dir(&wd);
@@ -298,8 +295,8 @@ impl Dispatcher<'_> {
         match &*expanded {
             Instruction::Env(c) => {
                 let mut msg = String::from("ENV");
+                st.state = st.state.add_envs(c.pairs.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())));
                 for kv in &c.pairs {
-                    st.state = st.state.add_env(kv.key.clone(), kv.value.clone());
                     st.image.set_env(&kv.key, &kv.value);
                     push_fmt(&mut msg, format_args!(" {}={}", kv.key, kv.value));
                 }

@@ -461,6 +461,19 @@ impl State {
         })
     }
 
+    /// [`State::add_env`] for several variables in order, as one new state (the
+    /// environment is copied once, not once per variable).
+    pub fn add_envs<K: Into<String>, V: Into<String>>(&self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.edit(|m| {
+            let env = Arc::make_mut(&mut m.env);
+            for (key, value) in vars {
+                let key = key.into();
+                env.retain(|(k, _)| *k != key);
+                env.push((key, value.into()));
+            }
+        })
+    }
+
     pub fn del_env(&self, key: &str) -> Self {
         self.edit(|m| Arc::make_mut(&mut m.env).retain(|(k, _)| k != key))
     }
@@ -617,6 +630,8 @@ mod tests {
         assert_eq!(st.env(), vec!["B=2", "A=3"]);
         assert_eq!(st.get_env("A"), Some("3"));
         assert_eq!(st.del_env("A").env(), vec!["B=2"]);
+        let batch = State::scratch().add_envs([("A", "1"), ("B", "2"), ("A", "3")]);
+        assert_eq!(batch.env(), st.env());
     }
 
     #[test]
