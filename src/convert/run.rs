@@ -51,7 +51,13 @@ impl Dispatcher<'_> {
             let mut display_lexer = self.lexer;
             display_lexer.raw_quotes = true;
             display_lexer.skip_unset_env = true;
-            let text = display_lexer.process_word(&custom_name, env).unwrap_or_else(|_| custom_name.clone());
+            // Quotes stay as written here, so without `$` or the escape character the text
+            // comes back unchanged (or, unbalanced, falls back to itself).
+            let text = if custom_name.contains(['$', self.lexer.escape()]) {
+                display_lexer.process_word(&custom_name, env).unwrap_or_else(|_| custom_name.clone())
+            } else {
+                custom_name.clone()
+            };
             let text = super::dispatch::uppercase_keyword(text);
             self.prefix(st, &text, env)
         };

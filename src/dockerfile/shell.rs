@@ -232,7 +232,8 @@ impl State<'_> {
     }
 
     fn process_stop_on_inner(&mut self, stop: Option<char>) -> Step<(String, Vec<String>)> {
-        let mut result = String::new();
+        // The whole word at the top level: usually about as long as its expansion.
+        let mut result = String::with_capacity(if stop.is_none() { self.chars.len() } else { 0 });
         let mut words = Words { enabled: self.split_words && stop.is_none(), ..Words::default() };
         while let Some(ch) = self.peek() {
             if Some(ch) == stop {
