@@ -102,7 +102,8 @@ impl Dispatcher<'_> {
             }
         }
 
-        let mut msg = String::from(keyword);
+        let mut msg = String::with_capacity(spec.source.original.len() + 16);
+        msg.push_str(keyword);
         if spec.parents {
             msg.push_str(" --parents");
         }

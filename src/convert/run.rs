@@ -54,9 +54,9 @@ impl Dispatcher<'_> {
             // Quotes stay as written here, so without `$` or the escape character the text
             // comes back unchanged (or, unbalanced, falls back to itself).
             let text = if custom_name.contains(['$', self.lexer.escape()]) {
-                display_lexer.process_word(&custom_name, env).unwrap_or_else(|_| custom_name.clone())
+                display_lexer.process_word(&custom_name, env).unwrap_or(custom_name)
             } else {
-                custom_name.clone()
+                custom_name
             };
             let text = super::dispatch::uppercase_keyword(text);
             self.prefix(st, &text, env)

@@ -19,11 +19,22 @@ use super::state::{Node, State};
 const CAP_CONSTRAINTS: &str = "constraints";
 const CAP_PLATFORM: &str = "platform";
 
-/// Ranges of one source file an op was built from.
+/// Ranges of one source file an op was built from. Ops almost always have exactly one
+/// (their Dockerfile lines): it is kept inline, the others in `more`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct SourceLocation {
     pub(crate) map: SourceMap,
-    pub(crate) ranges: Vec<pb::Range>,
+    pub(crate) first: Option<pb::Range>,
+    pub(crate) more: Vec<pb::Range>,
+}
+
+impl SourceLocation {
+    fn ranges(&self) -> Vec<pb::Range> {
+        let mut ranges = Vec::with_capacity(usize::from(self.first.is_some()) + self.more.len());
+        ranges.extend(self.first.clone());
+        ranges.extend(self.more.iter().cloned());
+        ranges
+    }
 }
 
 /// A marshalled LLB graph, ready for `Solve` or `buildctl build`.
@@ -221,7 +232,7 @@ impl Walk {
             };
             entry.locations.push(pb::Location {
                 source_index: i32::try_from(index).unwrap_or(i32::MAX),
-                ranges: loc.ranges.clone(),
+                ranges: loc.ranges(),
             });
         }
         if first_of_digest {

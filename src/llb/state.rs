@@ -221,9 +221,11 @@ impl Constraints {
         map: &SourceMap,
         ranges: impl IntoIterator<Item = pb::Range>,
     ) -> Self {
+        let mut ranges = ranges.into_iter();
         self.locations.push(SourceLocation {
             map: map.clone(),
-            ranges: ranges.into_iter().collect(),
+            first: ranges.next(),
+            more: ranges.collect(),
         });
         self
     }
