@@ -469,7 +469,7 @@ pub(super) fn history(image: &mut Image, msg: String, with_layer: bool, buildkit
         created: None,
         created_by,
         author: String::new(),
-        comment: HISTORY_COMMENT.to_string(),
+        comment: std::borrow::Cow::Borrowed(HISTORY_COMMENT),
         empty_layer: !with_layer,
     });
 }
