@@ -1,9 +1,7 @@
 //! COPY and ADD: sources from the context, another stage or image, URLs and git (ADD),
 //! heredoc files; `--chown`, `--chmod`, `--link`, `--parents`, `--exclude`, `--checksum`.
 
-use std::collections::HashMap;
-
-use super::dispatch::{history, Dispatcher, StageState};
+use super::dispatch::{history, push_fmt, Dispatcher, StageEnv, StageState};
 use crate::paths::clean_absolute as clean_path;
 use super::error::ConvertError;
 use crate::dockerfile::{self, classify_add_source, AddSourceKind, Chmod, InlineSource, SourceInfo};
@@ -68,14 +66,14 @@ impl<'a> CopySpec<'a> {
 }
 
 impl Dispatcher<'_> {
-    pub(super) fn copy(&mut self, st: &mut StageState, n: usize, spec: &CopySpec<'_>, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    pub(super) fn copy(&mut self, st: &mut StageState, n: usize, spec: &CopySpec<'_>, env: &StageEnv) -> Result<(), ConvertError> {
         let keyword = if spec.is_add { "ADD" } else { "COPY" };
         let mut dest = if spec.dest.is_empty() {
             st.state.get_dir().to_string()
         } else if spec.dest.starts_with('/') {
             clean_path(spec.dest)
         } else {
-            clean_path(&format!("{}/{}", st.state.get_dir(), spec.dest))
+            crate::paths::clean_absolute_joined(st.state.get_dir(), spec.dest)
         };
         if spec.dest.is_empty() || spec.dest == "." || spec.dest.ends_with('/') {
             if !dest.ends_with('/') {
@@ -104,19 +102,20 @@ impl Dispatcher<'_> {
             }
         }
 
-        let mut msg = String::from(keyword);
+        let mut msg = String::with_capacity(spec.source.original.len() + 16);
+        msg.push_str(keyword);
         if spec.parents {
             msg.push_str(" --parents");
         }
         if let Some(chown) = spec.chown {
-            msg.push_str(&format!(" --chown={chown}"));
+            push_fmt(&mut msg, format_args!(" --chown={chown}"));
         }
         if let Some(Chmod::Octal(m)) = spec.chmod {
             // The history shows the flag as written (`0755`, not `755`), like BuildKit.
             let raw = spec.source.original.split_whitespace().find_map(|w| w.strip_prefix("--chmod="));
             match raw {
-                Some(raw) => msg.push_str(&format!(" --chmod={raw}")),
-                None => msg.push_str(&format!(" --chmod={m:o}")),
+                Some(raw) => push_fmt(&mut msg, format_args!(" --chmod={raw}")),
+                None => push_fmt(&mut msg, format_args!(" --chmod={m:o}")),
             }
         }
         let display = self.display(&spec.source.original, env);
@@ -136,7 +135,7 @@ impl Dispatcher<'_> {
         };
         let mut actions = llb::FileActions::new();
         for src in spec.sources {
-            msg.push_str(&format!(" {src}"));
+            push_fmt(&mut msg, format_args!(" {src}"));
             let kind = if spec.from.is_none() { classify_add_source(src) } else { AddSourceKind::Local };
             match kind {
                 AddSourceKind::Git if spec.is_add => {
@@ -197,23 +196,23 @@ impl Dispatcher<'_> {
             }
         }
         for inline in spec.inline {
-            msg.push_str(&format!(" <<{}", inline.path));
+            push_fmt(&mut msg, format_args!(" <<{}", inline.path));
             let file = llb::State::scratch().file(
                 llb::Mkfile::new(inline.path.clone(), 0o644, inline.data.clone().into_bytes()),
-                llb::Constraints::new().platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
+                llb::Constraints::new().shared_platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
             )?;
             actions = actions.then(finish(llb::Copy::new(&file, inline.path.clone(), dest.clone()).create_dest_path()));
         }
-        msg.push_str(&format!(" {}", spec.dest));
+        push_fmt(&mut msg, format_args!(" {}", spec.dest));
 
-        let c = self.constraints(st, spec.source.location, &name);
+        let c = self.constraints(st, spec.source.location, name.clone());
         if spec.link && mode.is_none() {
             // --link: the copy is its own layer on scratch, merged onto the stage, so it
             // stays cached when earlier layers change.
             let group = format!("link-{}-{}", n, st.cmd_index);
             let layer = llb::State::scratch().file(actions, c.clone().progress_group(&group, &name, true))?;
             let merge_name = name.replacen(&display, &format!("LINK {display}"), 1);
-            let mc = self.constraints(st, spec.source.location, &merge_name).progress_group(&group, &name, false);
+            let mc = self.constraints(st, spec.source.location, merge_name).progress_group(&group, &name, false);
             // The merge keeps the stage's meta values (env, dir, user) from its first input.
             st.state = llb::merge(&[st.state.clone(), layer], mc);
         } else {

@@ -52,7 +52,7 @@ pub(crate) struct Output {
 pub(super) struct StageState {
     pub state: llb::State,
     pub image: Image,
-    pub platform: llb::Platform,
+    pub platform: std::sync::Arc<llb::Platform>,
     /// ARGs declared in the stage with their values (RUN history lists them).
     pub args: Vec<(String, Option<String>)>,
     pub cmd_set: bool,
@@ -112,6 +112,35 @@ pub(crate) fn run(input: &Input<'_>, context: llb::State) -> Result<Output, Conv
     Ok(Output { state: target.state, image, context_paths: d.context_paths })
 }
 
+/// The environment in effect for an instruction; the last entry of a key wins.
+pub(super) enum StageEnv {
+    Shared(llb::EnvPairs),
+    Split(Vec<(String, String)>),
+}
+
+impl StageEnv {
+    pub(super) fn empty() -> Self {
+        StageEnv::Split(Vec::new())
+    }
+
+    fn pairs(&self) -> &[(String, String)] {
+        match self {
+            StageEnv::Shared(p) => p,
+            StageEnv::Split(p) => p,
+        }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        self.pairs().iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl dockerfile::shell::Env for StageEnv {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+}
+
 impl Dispatcher<'_> {
     /// The state a node starts with: its base, with the base image's config applied.
     fn init(&mut self, n: usize) -> Result<StageState, ConvertError> {
@@ -129,7 +158,7 @@ impl Dispatcher<'_> {
         let mut st = StageState {
             state: llb::State::scratch(),
             image: Image::empty(&default_platform),
-            platform: default_platform.clone(),
+            platform: std::sync::Arc::new(default_platform.clone()),
             args: Vec::new(),
             cmd_set: false,
             cmd_index: 0,
@@ -143,15 +172,15 @@ impl Dispatcher<'_> {
                 let mut image = base.image.clone();
                 image.created = None;
                 let is_scratch = image.rootfs.diff_ids.is_empty() && image.history.iter().all(|h| h.empty_layer);
-                st.platform = base.platform.clone();
+                st.platform = std::sync::Arc::new(base.platform.clone());
                 if !is_scratch {
-                    let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &HashMap::new());
+                    let name = self.prefix(&mut st, &format!("FROM {}", base.reference), &StageEnv::empty());
                     let from_source = node.stage.map(|i| &input.df.stages[i].from.source);
                     // As in BuildKit, the base image itself is never ignore-cache: the same
                     // source op is shared by every stage FROM that image, so marking it for
                     // `--no-cache-filter a` would re-run the stages not named too.
                     let ignore_cache = std::mem::replace(&mut st.ignore_cache, false);
-                    let mut c = self.constraints(&st, node.location, &name);
+                    let mut c = self.constraints(&st, node.location, name);
                     st.ignore_cache = ignore_cache;
                     if let Some(src) = from_source {
                         c = c.description(COMMAND_DESCRIPTION, src.original.clone());
@@ -169,14 +198,11 @@ impl Dispatcher<'_> {
             Base::Scratch => {}
             Base::Context(name) => st.state = input.named[name].clone(),
         }
-        st.state = st.state.platform(st.platform.clone());
+        st.state = st.state.shared_platform(st.platform.clone());
         if st.image.env_value("PATH").is_none() {
             st.image.config.env.push(DEFAULT_PATH_ENV.to_string());
         }
-        for kv in st.image.config.env.clone() {
-            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-            st.state = st.state.add_env(k, v);
-        }
+        st.state = st.state.add_envs(st.image.config.env.iter().map(|kv| kv.split_once('=').unwrap_or((kv.as_str(), ""))));
         if !st.image.config.working_dir.is_empty() {
             let wd = normalize_workdir("/", &st.image.config.working_dir);
             st.state = st.state.dir(&wd);
@@ -201,22 +227,29 @@ impl Dispatcher<'_> {
         self.instruction(st, n, &instructions[0])
     }
 
-    pub(super) fn env_map(st: &StageState) -> HashMap<String, String> {
-        st.state
-            .env()
-            .into_iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (kv, String::new()),
+    /// The environment an instruction sees (the stage state's, shared, not copied).
+    pub(super) fn env_of(st: &StageState) -> StageEnv {
+        let pairs = st.state.env_pairs();
+        if pairs.iter().all(|(k, _)| !k.contains('=')) {
+            return StageEnv::Shared(pairs);
+        }
+        // A key with `=` in it (`ENV $K=v` with K=`a=b`) reads back split at the first `=`,
+        // as the `KEY=value` list BuildKit keeps would.
+        let split = pairs
+            .iter()
+            .map(|(k, v)| match k.split_once('=') {
+                Some((key, rest)) => (key.to_string(), format!("{rest}={v}")),
+                None => (k.clone(), v.clone()),
             })
-            .collect()
+            .collect();
+        StageEnv::Split(split)
     }
 
     /// Constraints every op of an instruction gets: platform, custom name, source
     /// location, no-cache.
-    pub(super) fn constraints(&self, st: &StageState, location: Location, name: &str) -> Constraints {
+    pub(super) fn constraints(&self, st: &StageState, location: Location, name: String) -> Constraints {
         let range = llb::line_range(location.start_line as u32, location.end_line as u32);
-        let mut c = Constraints::new().platform(st.platform.clone()).custom_name(name).location(&self.source_map, [range]);
+        let mut c = Constraints::new().shared_platform(st.platform.clone()).custom_name(name).location(&self.source_map, [range]);
         if st.ignore_cache {
             c = c.ignore_cache();
         }
@@ -224,11 +257,12 @@ impl Dispatcher<'_> {
     }
 
     /// BuildKit's `prefixCommand`: `[platform stage i/total] text`.
-    pub(super) fn prefix(&self, st: &mut StageState, text: &str, env: &HashMap<String, String>) -> String {
+    pub(super) fn prefix(&self, st: &mut StageState, text: &str, env: &StageEnv) -> String {
         if st.cmd_total == 0 {
             return text.to_string();
         }
-        let mut out = String::from("[");
+        let mut out = String::with_capacity(text.len() + st.display_name.len() + 16);
+        out.push('[');
         if self.input.multi {
             out.push_str(&st.platform.to_string());
             out.push_str(&target_platform_suffix(&st.platform, env));
@@ -239,28 +273,32 @@ impl Dispatcher<'_> {
             out.push(' ');
         }
         st.cmd_index += 1;
-        let width = st.cmd_total.to_string().len();
-        out.push_str(&format!("{:>width$}/{}] {text}", st.cmd_index, st.cmd_total));
+        let width = decimal_digits(st.cmd_total);
+        push_fmt(&mut out, format_args!("{:>width$}/{}] {text}", st.cmd_index, st.cmd_total));
         out
     }
 
     /// The instruction text with variables substituted, keyword upper-cased (COPY, ADD,
     /// WORKDIR names are built this way).
-    pub(super) fn display(&self, original: &str, env: &HashMap<String, String>) -> String {
-        uppercase_keyword(&self.lexer.process_word(original, env).unwrap_or_else(|_| original.to_string()))
+    pub(super) fn display(&self, original: &str, env: &StageEnv) -> String {
+        uppercase_keyword(self.lexer.process_word(original, env).unwrap_or_else(|_| original.to_string()))
     }
 
     fn instruction(&mut self, st: &mut StageState, n: usize, instruction: &Instruction) -> Result<(), ConvertError> {
-        let env = Self::env_map(st);
-        let expanded =
-            if instruction.expands_words() { instruction.expand(&self.lexer, &env)?.value } else { instruction.clone() };
-        match &expanded {
+        let env = Self::env_of(st);
+        // RUN expands its mounts itself (`expand` would only copy it).
+        let expanded = if instruction.expands_words() && !matches!(instruction, Instruction::Run(_)) {
+            std::borrow::Cow::Owned(instruction.expand(&self.lexer, &env)?.value)
+        } else {
+            std::borrow::Cow::Borrowed(instruction)
+        };
+        match &*expanded {
             Instruction::Env(c) => {
                 let mut msg = String::from("ENV");
+                st.state = st.state.add_envs(c.pairs.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())));
                 for kv in &c.pairs {
-                    st.state = st.state.add_env(kv.key.clone(), kv.value.clone());
                     st.image.set_env(&kv.key, &kv.value);
-                    msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                    push_fmt(&mut msg, format_args!(" {}={}", kv.key, kv.value));
                 }
                 history(&mut st.image, msg, false, false);
             }
@@ -269,7 +307,7 @@ impl Dispatcher<'_> {
                 let mut msg = String::from("LABEL");
                 for kv in &c.pairs {
                     labels.insert(kv.key.clone(), kv.value.clone());
-                    msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                    push_fmt(&mut msg, format_args!(" {}={}", kv.key, kv.value));
                 }
                 history(&mut st.image, msg, false, false);
             }
@@ -336,14 +374,14 @@ impl Dispatcher<'_> {
                 history(&mut st.image, format!("SHELL [{}]", c.shell.join(" ")), false, false);
             }
             Instruction::Cmd(c) => {
-                let args = c.command.to_argv(&shell_of(&st.image));
+                let args = c.command.to_argv(shell_of(&st.image));
                 st.image.config.cmd = Some(args.clone());
                 st.image.config.args_escaped = true;
                 st.cmd_set = true;
                 history(&mut st.image, format!("CMD {}", go_quote_list(&args)), false, false);
             }
             Instruction::Entrypoint(c) => {
-                let args = c.command.as_ref().map(|cmd| cmd.to_argv(&shell_of(&st.image)));
+                let args = c.command.as_ref().map(|cmd| cmd.to_argv(shell_of(&st.image)));
                 history(&mut st.image, format!("ENTRYPOINT {}", go_quote_list(args.as_deref().unwrap_or(&[]))), false, false);
                 st.image.config.entrypoint = args;
                 if !st.cmd_set {
@@ -378,7 +416,7 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    fn workdir(&mut self, st: &mut StageState, path: &str, original: &str, location: Location, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    fn workdir(&mut self, st: &mut StageState, path: &str, original: &str, location: Location, env: &StageEnv) -> Result<(), ConvertError> {
         let wd = normalize_workdir(&st.image.config.working_dir, path);
         st.image.config.working_dir = wd.clone();
         st.state = st.state.dir(&wd);
@@ -390,7 +428,7 @@ impl Dispatcher<'_> {
             }
             let name = self.display(original, env);
             let name = self.prefix(st, &name, env);
-            let c = self.constraints(st, location, &name);
+            let c = self.constraints(st, location, name);
             st.state = st.state.file(mkdir, c)?;
         }
         history(&mut st.image, format!("WORKDIR {wd}"), with_layer, false);
@@ -416,31 +454,50 @@ impl Dispatcher<'_> {
     }
 }
 
+/// Appends formatted text without a temporary `String`.
+pub(super) fn push_fmt(out: &mut String, args: std::fmt::Arguments<'_>) {
+    // Writing into a String cannot fail.
+    let _ = std::fmt::Write::write_fmt(out, args);
+}
+
 pub(super) fn history(image: &mut Image, msg: String, with_layer: bool, buildkit_op: bool) {
-    let created_by = if buildkit_op { format!("{msg} # buildkit") } else { msg };
+    let mut created_by = msg;
+    if buildkit_op {
+        created_by.push_str(" # buildkit");
+    }
     image.history.push(History {
         created: None,
         created_by,
         author: String::new(),
-        comment: HISTORY_COMMENT.to_string(),
+        comment: std::borrow::Cow::Borrowed(HISTORY_COMMENT),
         empty_layer: !with_layer,
     });
 }
 
 /// The stage's shell for shell-form commands.
-pub(super) fn shell_of(image: &Image) -> Vec<String> {
+pub(super) fn shell_of(image: &Image) -> &[String] {
+    static DEFAULT: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| DEFAULT_SHELL.map(String::from));
     if image.config.shell.is_empty() {
-        DEFAULT_SHELL.iter().map(|s| s.to_string()).collect()
+        &DEFAULT[..]
     } else {
-        image.config.shell.clone()
+        &image.config.shell
     }
 }
 
-pub(super) fn uppercase_keyword(s: &str) -> String {
-    match s.split_once(' ') {
-        Some((kw, rest)) => format!("{} {rest}", kw.to_ascii_uppercase()),
-        None => s.to_ascii_uppercase(),
+pub(super) fn uppercase_keyword(mut s: String) -> String {
+    let keyword_len = s.find(' ').unwrap_or(s.len());
+    s[..keyword_len].make_ascii_uppercase();
+    s
+}
+
+/// How many characters `n` takes in decimal.
+fn decimal_digits(mut n: usize) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
     }
+    digits
 }
 
 /// `path.Join`/`path.Clean` semantics for WORKDIR: relative paths join the current one.
@@ -451,26 +508,26 @@ pub(super) fn normalize_workdir(current: &str, path: &str) -> String {
     match path {
         "" => crate::paths::clean_absolute(parent),
         p if p.starts_with('/') => p.to_string(),
-        p => crate::paths::clean_absolute(&format!("{parent}/{p}")),
+        p => crate::paths::clean_absolute_joined(parent, p),
     }
 }
 
 
 /// `->arch` when the TARGET* args in the environment name another platform.
-fn target_platform_suffix(platform: &llb::Platform, env: &HashMap<String, String>) -> String {
+fn target_platform_suffix(platform: &llb::Platform, env: &StageEnv) -> String {
     let target = match env.get("TARGETPLATFORM").and_then(|p| super::platform::parse(p).ok()) {
         Some(p) => p,
         None => {
             let (Some(os), Some(arch)) = (env.get("TARGETOS"), env.get("TARGETARCH")) else { return String::new() };
             let mut p = llb::Platform::new(os, arch);
-            p.variant = env.get("TARGETVARIANT").cloned().unwrap_or_default();
+            p.variant = env.get("TARGETVARIANT").unwrap_or_default().to_string();
             p
         }
     };
     if target.os == platform.os && target.architecture != platform.architecture {
         let mut s = format!("->{}", target.architecture);
         if !target.variant.is_empty() {
-            s.push_str(&format!("/{}", target.variant));
+            push_fmt(&mut s, format_args!("/{}", target.variant));
         }
         s
     } else if target.os != platform.os {
@@ -527,12 +584,25 @@ fn check_signal(signal: &str) -> Result<(), ConvertError> {
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
 pub(super) fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_go_quoted(&mut out, item);
+    }
+    out.push(']');
+    out
 }
 
 fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
+    let mut out = String::with_capacity(s.len() + 2);
+    push_go_quoted(&mut out, s);
+    out
+}
+
+fn push_go_quoted(out: &mut String, s: &str) {
+    out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -540,12 +610,11 @@ fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => push_fmt(out, format_args!("\\x{:02x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 /// Go's `%q` of a `*HealthcheckConfig`, as BuildKit writes it into history.
@@ -597,12 +666,12 @@ fn trim_fraction(v: f64) -> String {
 }
 
 /// Shell-form command line text for an exec's history entry (`RUN |2 A=1 B=2 /bin/sh -c …`).
-pub(super) fn run_history(argv: &[String], args: &[(String, Option<String>)], env: &HashMap<String, String>) -> String {
+pub(super) fn run_history(argv: &[String], args: &[(String, Option<String>)], env: &StageEnv) -> String {
     let mut parts: Vec<String> = Vec::new();
     if !args.is_empty() {
         parts.push(format!("|{}", args.len()));
         for (k, v) in args {
-            let value = env.get(k).cloned().or_else(|| v.clone()).unwrap_or_default();
+            let value = env.get(k).map(str::to_string).or_else(|| v.clone()).unwrap_or_default();
             parts.push(format!("{k}={value}"));
         }
     }
@@ -639,6 +708,14 @@ mod tests {
         assert_eq!(normalize_workdir("", "rel"), "/rel");
         assert_eq!(normalize_workdir("/a", "/b/"), "/b/");
         assert_eq!(normalize_workdir("/a", "/b/../c"), "/b/../c");
+    }
+
+    #[test]
+    fn keywords_and_widths() {
+        assert_eq!(uppercase_keyword("copy --from=a x y".into()), "COPY --from=a x y");
+        assert_eq!(uppercase_keyword("workdir".into()), "WORKDIR");
+        assert_eq!(uppercase_keyword("run ünï ß".into()), "RUN ünï ß");
+        assert_eq!((decimal_digits(0), decimal_digits(9), decimal_digits(10), decimal_digits(1000)), (1, 1, 2, 4));
     }
 
     #[test]

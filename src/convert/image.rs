@@ -105,10 +105,15 @@ pub struct History {
     pub created_by: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub comment: String,
+    /// Always `buildkit.dockerfile.v0` for the steps we write: shared, not allocated.
+    #[serde(default, skip_serializing_if = "str_is_empty")]
+    pub comment: std::borrow::Cow<'static, str>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub empty_layer: bool,
+}
+
+fn str_is_empty(s: &str) -> bool {
+    s.is_empty()
 }
 
 fn is_zero(v: &i64) -> bool {

@@ -11,6 +11,7 @@
 //! COPY/ADD semantics and followpaths. This module never talks to the daemon, never reads
 //! the context and never sees secret values (only their ids).
 
+mod context_guess;
 mod copy;
 mod dispatch;
 mod error;
@@ -226,14 +227,22 @@ async fn convert_one<R: ImageResolver>(
     let input = dispatch::Input { df, opts, graph: &graph, reachable: &reachable, bases: &bases, target, multi, meta_env: &meta_env, meta_unset: &meta_unset, named: &named_states };
 
     // Which context paths the build reads is known only after dispatching every stage, and
-    // the context source must name them (followpaths) before it is created: dispatch twice.
-    // When the whole context is read (`COPY . …`, the usual case), the probe already is the
-    // result.
-    let probe = dispatch::run(&input, local_state(&opts.context, None))?;
-    let paths = normalize_context_paths(&probe.context_paths);
-    let result = match &paths {
-        None => probe,
-        Some(paths) => dispatch::run(&input, local_state(&opts.context, Some(paths)))?,
+    // the context source must name them (followpaths) before it is created. Dispatch with
+    // the paths the instructions name literally; when dispatch collected other ones
+    // (variables, ONBUILD triggers), dispatch again with those.
+    let guessed_set = context_guess::guess(df, &graph, &reachable);
+    let guessed = normalize_context_paths(&guessed_set);
+    let first = dispatch::run(&input, local_state(&opts.context, guessed.as_deref()))?;
+    // Equal sets normalise equally: the common case needs no second list.
+    let (result, paths) = if first.context_paths == guessed_set {
+        (first, guessed)
+    } else {
+        let paths = normalize_context_paths(&first.context_paths);
+        if paths == guessed {
+            (first, paths)
+        } else {
+            (dispatch::run(&input, local_state(&opts.context, paths.as_deref()))?, paths)
+        }
     };
     Ok(Converted { platform: target.clone(), definition: result.state.marshal(), image: result.image, context_paths: paths })
 }

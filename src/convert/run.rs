@@ -1,9 +1,7 @@
 //! RUN: the command line (shell or exec form, heredocs), its mounts (bind, cache, tmpfs,
 //! secret, ssh), network and security modes, and the history entry.
 
-use std::collections::HashMap;
-
-use super::dispatch::{history, run_history, shell_of, Dispatcher, StageState, COMMAND_DESCRIPTION};
+use super::dispatch::{history, run_history, shell_of, Dispatcher, StageEnv, StageState, COMMAND_DESCRIPTION};
 use super::error::ConvertError;
 use crate::dockerfile::{self, CacheSharing, CommandLine, Mount, MountType, NetworkMode, SecurityMode};
 use crate::llb;
@@ -12,12 +10,12 @@ use crate::llb;
 const PIPES_DIR: &str = "/dev/pipes/";
 
 impl Dispatcher<'_> {
-    pub(super) fn run(&mut self, st: &mut StageState, n: usize, run: &dockerfile::Run, env: &HashMap<String, String>) -> Result<(), ConvertError> {
+    pub(super) fn run(&mut self, st: &mut StageState, n: usize, run: &dockerfile::Run, env: &StageEnv) -> Result<(), ConvertError> {
         let shell = shell_of(&st.image);
         let mut custom_name = run.source.original.clone();
         let mut script_mount = None;
         let argv = if run.heredocs.is_empty() {
-            run.command.to_argv(&shell)
+            run.command.to_argv(shell)
         } else {
             let CommandLine::Shell(line) = &run.command else {
                 return Err(ConvertError::new("heredocs need the shell form of RUN"));
@@ -29,7 +27,7 @@ impl Dispatcher<'_> {
                     // A script with its own interpreter: write it to a file and run that.
                     let script = llb::State::scratch().file(
                         llb::Mkfile::new(format!("/{}", first.name), 0o755, first.body().into_bytes()),
-                        llb::Constraints::new().platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
+                        llb::Constraints::new().shared_platform(st.platform.clone()).custom_name("[internal] preparing inline document"),
                     )?;
                     script_mount = Some(llb::Mount::bind(PIPES_DIR, &script).selector("/").readonly());
                     format!("{PIPES_DIR}{}", first.name)
@@ -53,13 +51,20 @@ impl Dispatcher<'_> {
             let mut display_lexer = self.lexer;
             display_lexer.raw_quotes = true;
             display_lexer.skip_unset_env = true;
-            let text = display_lexer.process_word(&custom_name, env).unwrap_or_else(|_| custom_name.clone());
-            let text = super::dispatch::uppercase_keyword(&text);
+            // Quotes stay as written here, so without `$` or the escape character the text
+            // comes back unchanged (or, unbalanced, falls back to itself).
+            let text = if custom_name.contains(['$', self.lexer.escape()]) {
+                display_lexer.process_word(&custom_name, env).unwrap_or(custom_name)
+            } else {
+                custom_name
+            };
+            let text = super::dispatch::uppercase_keyword(text);
             self.prefix(st, &text, env)
         };
-        let c = self.constraints(st, run.source.location, &name).description(COMMAND_DESCRIPTION, run.source.original.clone());
+        let c = self.constraints(st, run.source.location, name).description(COMMAND_DESCRIPTION, run.source.original.clone());
 
-        let mut exec = st.state.run(argv.clone()).constraints(c);
+        let created_by = format!("RUN {}", run_history(&argv, &st.args, env));
+        let mut exec = st.state.run(argv).constraints(c);
         if let Some(m) = script_mount {
             exec = exec.mount(m);
         }
@@ -91,7 +96,7 @@ impl Dispatcher<'_> {
             exec = exec.extra_host(host.clone(), ip.clone());
         }
         st.state = exec.finish()?.root();
-        history(&mut st.image, format!("RUN {}", run_history(&argv, &st.args, env)), true, true);
+        history(&mut st.image, created_by, true, true);
         Ok(())
     }
 
@@ -99,7 +104,7 @@ impl Dispatcher<'_> {
         let target = match &m.target {
             // `target=` is no target at all (not the working directory).
             Some(t) if t.is_empty() => String::new(),
-            Some(t) if !t.starts_with('/') => crate::paths::clean_absolute(&format!("{}/{t}", st.state.get_dir())),
+            Some(t) if !t.starts_with('/') => crate::paths::clean_absolute_joined(st.state.get_dir(), t),
             Some(t) => crate::paths::clean_absolute(t),
             None => String::new(),
         };

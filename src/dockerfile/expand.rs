@@ -34,9 +34,9 @@ impl Words<'_> {
     }
 
     fn word(&mut self, w: &str) -> Result<String, ParseError> {
-        let e = self.lexer.process(w, self.env).map_err(|e| self.spanned(e))?;
-        self.used.extend(e.matched);
-        Ok(e.word)
+        let (word, matched) = self.lexer.process_word_with_matches(w, self.env).map_err(|e| self.spanned(e))?;
+        self.used.extend(matched);
+        Ok(word)
     }
 
     fn opt(&mut self, w: &Option<String>) -> Result<Option<String>, ParseError> {
@@ -67,9 +67,9 @@ impl Words<'_> {
                 if !s.expand {
                     return Ok(s.clone());
                 }
-                let e = raw.process(&s.data, self.env).map_err(|e| self.spanned(e))?;
-                self.used.extend(e.matched);
-                Ok(InlineSource { data: e.word, ..s.clone() })
+                let (data, matched) = raw.process_word_with_matches(&s.data, self.env).map_err(|e| self.spanned(e))?;
+                self.used.extend(matched);
+                Ok(InlineSource { data, path: s.path.clone(), expand: s.expand })
             })
             .collect()
     }
@@ -91,32 +91,38 @@ impl Instruction {
     pub fn expand(&self, lexer: &Lexer, env: &dyn shell::Env) -> Result<Expanded<Instruction>, ParseError> {
         let mut w = Words { lexer, env, used: BTreeSet::new(), source: self.source() };
         let value = match self {
-            Instruction::Env(i) => Instruction::Env(Env { pairs: w.pairs(&i.pairs)?, ..i.clone() }),
-            Instruction::Label(i) => Instruction::Label(Label { pairs: w.pairs(&i.pairs)?, ..i.clone() }),
+            Instruction::Env(i) => Instruction::Env(Env { pairs: w.pairs(&i.pairs)?, source: i.source.clone() }),
+            Instruction::Label(i) => Instruction::Label(Label { pairs: w.pairs(&i.pairs)?, source: i.source.clone() }),
             Instruction::Arg(i) => {
                 let mut args = Vec::with_capacity(i.args.len());
                 for a in &i.args {
                     args.push(ArgDef { key: w.word(&a.key)?, default: w.opt(&a.default)?, comment: a.comment.clone() });
                 }
-                Instruction::Arg(Arg { args, ..i.clone() })
+                Instruction::Arg(Arg { args, source: i.source.clone() })
             }
-            Instruction::Workdir(i) => Instruction::Workdir(Workdir { path: w.word(&i.path)?, ..i.clone() }),
-            Instruction::User(i) => Instruction::User(User { user: w.word(&i.user)?, ..i.clone() }),
-            Instruction::StopSignal(i) => Instruction::StopSignal(StopSignal { signal: w.word(&i.signal)?, ..i.clone() }),
-            Instruction::Volume(i) => Instruction::Volume(Volume { paths: w.all(&i.paths)?, ..i.clone() }),
+            Instruction::Workdir(i) => Instruction::Workdir(Workdir { path: w.word(&i.path)?, source: i.source.clone() }),
+            Instruction::User(i) => Instruction::User(User { user: w.word(&i.user)?, source: i.source.clone() }),
+            Instruction::StopSignal(i) => Instruction::StopSignal(StopSignal { signal: w.word(&i.signal)?, source: i.source.clone() }),
+            Instruction::Volume(i) => Instruction::Volume(Volume { paths: w.all(&i.paths)?, source: i.source.clone() }),
             Instruction::Expose(i) => {
                 let mut ports = Vec::new();
                 for p in &i.ports {
                     ports.extend(w.split(p)?);
                 }
-                Instruction::Expose(Expose { ports, ..i.clone() })
+                Instruction::Expose(Expose { ports, source: i.source.clone() })
             }
+            // Every field listed (no `..i.clone()`): the expanded ones are not cloned first.
             Instruction::Copy(i) => Instruction::Copy(Copy {
                 sources: w.all(&i.sources)?,
                 inline_sources: w.inline(&i.inline_sources)?,
                 dest: w.word(&i.dest)?,
                 chown: w.opt(&i.chown)?,
-                ..i.clone()
+                from: i.from.clone(),
+                chmod: i.chmod.clone(),
+                link: i.link,
+                parents: i.parents,
+                excludes: i.excludes.clone(),
+                source: i.source.clone(),
             }),
             Instruction::Add(i) => Instruction::Add(Add {
                 sources: w.all(&i.sources)?,
@@ -124,7 +130,12 @@ impl Instruction {
                 dest: w.word(&i.dest)?,
                 chown: w.opt(&i.chown)?,
                 checksum: w.opt(&i.checksum)?,
-                ..i.clone()
+                chmod: i.chmod.clone(),
+                link: i.link,
+                keep_git_dir: i.keep_git_dir,
+                unpack: i.unpack,
+                excludes: i.excludes.clone(),
+                source: i.source.clone(),
             }),
             other => other.clone(),
         };

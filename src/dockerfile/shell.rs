@@ -90,7 +90,17 @@ impl Lexer {
 
     /// Expands `word` into a single string (quotes removed, no splitting).
     pub fn process_word(&self, word: &str, env: &dyn Env) -> Result<String, ParseError> {
-        Ok(self.process(word, env)?.word)
+        if self.is_literal(word) {
+            return Ok(word.to_string());
+        }
+        Ok(self.expand(word, env, false)?.word)
+    }
+
+    /// Whether `word` expands to itself: no `$`, no escape character and no quote the
+    /// lexer would process (most instruction words; they skip the char-by-char walk).
+    fn is_literal(&self, word: &str) -> bool {
+        let quotes = !self.skip_process_quotes;
+        !word.chars().any(|c| c == '$' || c == self.escape || (quotes && (c == '\'' || c == '"')))
     }
 
     /// Expands `word` and splits it into words where unquoted whitespace appears
@@ -101,14 +111,26 @@ impl Lexer {
 
     /// Expands `word` and reports which variables were found in `env`.
     pub fn process_word_with_matches(&self, word: &str, env: &dyn Env) -> Result<(String, BTreeSet<String>), ParseError> {
-        let e = self.process(word, env)?;
+        let e = self.expand(word, env, false)?;
         Ok((e.word, e.matched))
     }
 
     /// Everything at once.
     pub fn process(&self, word: &str, env: &dyn Env) -> Result<Expansion, ParseError> {
+        self.expand(word, env, true)
+    }
+
+    /// `process`; `split_words: false` leaves `words` empty (callers that only want the
+    /// joined word skip building the split copy).
+    fn expand(&self, word: &str, env: &dyn Env, split_words: bool) -> Result<Expansion, ParseError> {
+        if self.is_literal(word) {
+            // Unquoted whitespace splits words exactly like `split_whitespace` does.
+            let words = if split_words { word.split_whitespace().map(str::to_string).collect() } else { Vec::new() };
+            return Ok(Expansion { word: word.to_string(), words, matched: BTreeSet::new() });
+        }
         let chars: Vec<char> = word.chars().collect();
-        let mut state = State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes, depth: 0 };
+        let mut state =
+            State { lexer: *self, chars: &chars, pos: 0, env, matched: BTreeSet::new(), raw_escapes: self.raw_escapes, depth: 0, split_words };
         let (word_out, words) = state
             .process_stop_on(None, self.raw_escapes)
             .map_err(|m| ParseError::new(ErrorKind::Expansion, format!("failed to process {word:?}: {m}")))?;
@@ -125,6 +147,8 @@ struct State<'a> {
     raw_escapes: bool,
     /// `${…}` nesting; bounded so hostile input cannot exhaust the stack.
     depth: usize,
+    /// Whether the top level splits words (nested expansions never need them).
+    split_words: bool,
 }
 
 /// Deeper `${a:-${b:-…}}` nesting than any real Dockerfile needs.
@@ -136,6 +160,8 @@ const MAX_REPLACE_OUTPUT: usize = 1 << 20;
 
 #[derive(Default)]
 struct Words {
+    /// When false nothing is recorded (the caller only wants the joined result).
+    enabled: bool,
     word: String,
     words: Vec<String>,
     in_word: bool,
@@ -143,6 +169,9 @@ struct Words {
 
 impl Words {
     fn add_char(&mut self, ch: char) {
+        if !self.enabled {
+            return;
+        }
         if ch.is_whitespace() {
             if self.in_word && !self.word.is_empty() {
                 self.words.push(std::mem::take(&mut self.word));
@@ -153,13 +182,21 @@ impl Words {
         }
     }
     fn add_raw_char(&mut self, ch: char) {
+        if !self.enabled {
+            return;
+        }
         self.word.push(ch);
         self.in_word = true;
     }
     fn add_string(&mut self, s: &str) {
-        s.chars().for_each(|c| self.add_char(c));
+        if self.enabled {
+            s.chars().for_each(|c| self.add_char(c));
+        }
     }
     fn add_raw_string(&mut self, s: &str) {
+        if !self.enabled {
+            return;
+        }
         self.word.push_str(s);
         self.in_word = true;
     }
@@ -195,8 +232,9 @@ impl State<'_> {
     }
 
     fn process_stop_on_inner(&mut self, stop: Option<char>) -> Step<(String, Vec<String>)> {
-        let mut result = String::new();
-        let mut words = Words::default();
+        // The whole word at the top level: usually about as long as its expansion.
+        let mut result = String::with_capacity(if stop.is_none() { self.chars.len() } else { 0 });
+        let mut words = Words { enabled: self.split_words && stop.is_none(), ..Words::default() };
         while let Some(ch) = self.peek() {
             if Some(ch) == stop {
                 self.pos += 1;

@@ -28,7 +28,7 @@ pub fn merge(inputs: &[State], c: Constraints) -> State {
         merge_inputs.push(pb::MergeInput { input: index });
     }
     let op = pb::Op {
-        inputs: list.pb.clone(),
+        inputs: std::mem::take(&mut list.pb),
         platform: None,
         constraints: Some(pb::WorkerConstraints {
             filter: c.worker_filters.clone(),
@@ -65,7 +65,7 @@ pub fn diff(lower: &State, upper: &State, c: Constraints) -> State {
     let lower_index = slot(lower);
     let upper_index = slot(upper);
     let op = pb::Op {
-        inputs: list.pb.clone(),
+        inputs: std::mem::take(&mut list.pb),
         platform: None,
         constraints: Some(pb::WorkerConstraints {
             filter: c.worker_filters.clone(),

@@ -385,7 +385,6 @@ impl Exec {
         // BuildKit's client orders mounts by target; output indices follow that order.
         mounts.sort_by(|a, b| a.target.cmp(&b.target));
 
-        let mut env = base.meta.env.clone();
         let ssh_targets: Vec<String> = ssh
             .iter()
             .enumerate()
@@ -395,18 +394,27 @@ impl Exec {
                     .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{i}"))
             })
             .collect();
+        let meta = &base.meta;
+        let key_value = |k: &str, v: &str| {
+            let mut kv = String::with_capacity(k.len() + 1 + v.len());
+            kv.push_str(k);
+            kv.push('=');
+            kv.push_str(v);
+            kv
+        };
+        let mut env: Vec<String> = Vec::with_capacity(meta.env.len() + 1);
+        env.extend(meta.env.iter().map(|(k, v)| key_value(k, v)));
         if let Some(first) = ssh_targets.first() {
-            if !env.iter().any(|(k, _)| k == "SSH_AUTH_SOCK") {
-                env.push(("SSH_AUTH_SOCK".into(), first.clone()));
+            if !meta.env.iter().any(|(k, _)| k == "SSH_AUTH_SOCK") {
+                env.push(key_value("SSH_AUTH_SOCK", first));
             }
         }
-        let meta = &base.meta;
         let pb_meta = pb::Meta {
             args,
-            env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            cwd: meta.dir.clone(),
-            user: meta.user.clone(),
-            hostname: meta.hostname.clone(),
+            env,
+            cwd: meta.dir.to_string(),
+            user: meta.user.to_string(),
+            hostname: meta.hostname.to_string(),
             extra_hosts: meta
                 .extra_hosts
                 .iter()
@@ -551,14 +559,13 @@ impl Exec {
             });
         }
 
-        let platform = constraints
-            .platform
-            .clone()
-            .or_else(|| meta.platform.clone())
-            .unwrap_or_else(Platform::host);
+        let platform = match constraints.platform.as_deref().or(meta.platform.as_deref()) {
+            Some(p) => p.to_pb(),
+            None => Platform::host().to_pb(),
+        };
         let op = pb::Op {
-            inputs: inputs.pb.clone(),
-            platform: Some(platform.to_pb()),
+            inputs: std::mem::take(&mut inputs.pb),
+            platform: Some(platform),
             constraints: Some(pb::WorkerConstraints {
                 filter: constraints.worker_filters.clone(),
             }),

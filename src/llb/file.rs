@@ -377,7 +377,7 @@ impl State {
         }
         let mut c = c;
         c.add_cap("file.base");
-        let parent = self.get_dir().to_string();
+        let parent = self.get_dir();
 
         // Inputs first: the target filesystem, then each copy source; the chain's
         // intermediate results are addressed after them (index = inputs + action number).
@@ -398,21 +398,21 @@ impl State {
             let owner = |o: &Option<Chown>| o.as_ref().map(|o| o.to_pb(base));
             let pb_action = match action {
                 FileAction::Mkdir(a) => Action::Mkdir(pb::FileActionMkDir {
-                    path: normalize_path(&parent, &a.path, false),
+                    path: normalize_path(parent, &a.path, false),
                     mode: (a.mode & 0o777) as i32,
                     make_parents: a.parents,
                     owner: owner(&a.owner),
                     timestamp: timestamp(a.timestamp),
                 }),
                 FileAction::Mkfile(a) => Action::Mkfile(pb::FileActionMkFile {
-                    path: normalize_path(&parent, &a.path, false),
+                    path: normalize_path(parent, &a.path, false),
                     mode: (a.mode & 0o777) as i32,
                     data: a.data.clone(),
                     owner: owner(&a.owner),
                     timestamp: timestamp(a.timestamp),
                 }),
                 FileAction::Rm(a) => Action::Rm(pb::FileActionRm {
-                    path: normalize_path(&parent, &a.path, false),
+                    path: normalize_path(parent, &a.path, false),
                     allow_not_found: a.allow_not_found,
                     allow_wildcard: a.allow_wildcard,
                 }),
@@ -420,7 +420,7 @@ impl State {
                     c.add_cap("file.symlink.create");
                     Action::Symlink(pb::FileActionSymlink {
                         oldpath: a.oldpath.clone(),
-                        newpath: normalize_path(&parent, &a.newpath, false),
+                        newpath: normalize_path(parent, &a.newpath, false),
                         owner: owner(&a.owner),
                         timestamp: timestamp(a.timestamp),
                     })
@@ -439,7 +439,7 @@ impl State {
                     );
                     Action::Copy(pb::FileActionCopy {
                         src,
-                        dest: normalize_path(&parent, &a.dest, true),
+                        dest: normalize_path(parent, &a.dest, true),
                         owner: owner(&a.owner),
                         mode: a.mode.map_or(-1, |m| m as i32),
                         follow_symlink: a.follow_symlinks,
@@ -471,7 +471,7 @@ impl State {
         }
 
         let op = pb::Op {
-            inputs: inputs.pb.clone(),
+            inputs: std::mem::take(&mut inputs.pb),
             platform: None, // file ops are not platform specific
             constraints: Some(pb::WorkerConstraints {
                 filter: c.worker_filters.clone(),

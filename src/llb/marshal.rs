@@ -5,6 +5,7 @@
 //! at creation, maps are `BTreeMap`s and the walk order only depends on the graph.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bollard_buildkit_proto::pb;
 use prost::Message;
@@ -18,11 +19,22 @@ use super::state::{Node, State};
 const CAP_CONSTRAINTS: &str = "constraints";
 const CAP_PLATFORM: &str = "platform";
 
-/// Ranges of one source file an op was built from.
+/// Ranges of one source file an op was built from. Ops almost always have exactly one
+/// (their Dockerfile lines): it is kept inline, the others in `more`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct SourceLocation {
     pub(crate) map: SourceMap,
-    pub(crate) ranges: Vec<pb::Range>,
+    pub(crate) first: Option<pb::Range>,
+    pub(crate) more: Vec<pb::Range>,
+}
+
+impl SourceLocation {
+    fn ranges(&self) -> Vec<pb::Range> {
+        let mut ranges = Vec::with_capacity(usize::from(self.first.is_some()) + self.more.len());
+        ranges.extend(self.first.clone());
+        ranges.extend(self.more.iter().cloned());
+        ranges
+    }
 }
 
 /// A marshalled LLB graph, ready for `Solve` or `buildctl build`.
@@ -37,8 +49,8 @@ impl Definition {
         &self.pb
     }
 
-    pub fn into_pb(self) -> pb::Definition {
-        self.pb
+    pub fn into_pb(mut self) -> pb::Definition {
+        std::mem::take(&mut self.pb)
     }
 
     /// The encoded `Definition` — what `buildctl build` reads on stdin. Byte-identical to what
@@ -83,6 +95,16 @@ impl Definition {
     }
 }
 
+impl Drop for Definition {
+    /// Frees the source section (the Dockerfile's bytes, one large block) before the
+    /// thousands of small metadata strings: glibc tidies all its recently freed small
+    /// blocks whenever a large one is freed, and doing that last costs more than the
+    /// rest of the drop.
+    fn drop(&mut self) {
+        drop(self.pb.source.take());
+    }
+}
+
 /// One decoded op of a definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpEntry {
@@ -93,7 +115,16 @@ pub struct OpEntry {
 }
 
 pub(crate) fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let sum = Sha256::digest(bytes);
+    let mut out = Vec::with_capacity(7 + 64);
+    out.extend_from_slice(b"sha256:");
+    for b in sum {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+    // OK to expect: only ASCII was written.
+    String::from_utf8(out).expect("hex digest is ASCII")
 }
 
 impl State {
@@ -105,8 +136,7 @@ impl State {
             return Definition { pb: def };
         };
         let mut walk = Walk {
-            seen_nodes: HashSet::new(),
-            seen_digests: HashSet::new(),
+            seen_nodes: HashSet::default(),
             maps: Vec::new(),
             locations: BTreeMap::new(),
         };
@@ -145,10 +175,29 @@ impl State {
 }
 
 struct Walk {
-    seen_nodes: HashSet<*const Node>,
-    seen_digests: HashSet<String>,
+    seen_nodes: HashSet<*const Node, BuildHasherDefault<PtrHasher>>,
     maps: Vec<SourceMap>,
     locations: BTreeMap<String, pb::Locations>,
+}
+
+/// Hashes node addresses (distinct, aligned): a multiply is enough, SipHash is not needed.
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl Walk {
@@ -160,10 +209,18 @@ impl Walk {
             self.visit(&input.node, def);
         }
         // Two distinct nodes can encode to the same op: one entry, merged metadata.
-        merge_metadata(
-            def.metadata.entry(node.digest.clone()).or_default(),
-            &node.metadata,
-        );
+        let first_of_digest = match def.metadata.get_mut(&node.digest) {
+            Some(md) => {
+                node.metadata.merge_into(md);
+                false
+            }
+            None => {
+                let mut md = pb::OpMetadata::default();
+                node.metadata.merge_into(&mut md);
+                def.metadata.insert(node.digest.clone(), md);
+                true
+            }
+        };
         let entry = self.locations.entry(node.digest.clone()).or_default();
         for loc in &node.locations {
             let index = match self.maps.iter().position(|m| *m == loc.map) {
@@ -175,26 +232,12 @@ impl Walk {
             };
             entry.locations.push(pb::Location {
                 source_index: i32::try_from(index).unwrap_or(i32::MAX),
-                ranges: loc.ranges.clone(),
+                ranges: loc.ranges(),
             });
         }
-        if self.seen_digests.insert(node.digest.clone()) {
+        if first_of_digest {
             def.def.push(node.bytes.clone());
         }
-    }
-}
-
-fn merge_metadata(into: &mut pb::OpMetadata, from: &pb::OpMetadata) {
-    into.ignore_cache |= from.ignore_cache;
-    into.description
-        .extend(from.description.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if from.export_cache.is_some() {
-        into.export_cache = from.export_cache;
-    }
-    into.caps
-        .extend(from.caps.iter().map(|(k, v)| (k.clone(), *v)));
-    if from.progress_group.is_some() {
-        into.progress_group = from.progress_group.clone();
     }
 }
 

@@ -44,6 +44,7 @@ pub use marshal::{Definition, OpEntry};
 pub use source::{normalize_image_reference, Git, Http, Image, Local, ResolveMode};
 pub use sourcemap::{line_range, range, SourceMap};
 pub use state::{Constraints, Network, Output, Platform, Security, State};
+pub(crate) use state::EnvPairs;
 
 #[cfg(test)]
 mod tests;

@@ -68,7 +68,7 @@ impl Image {
     pub fn constraints(mut self, c: Constraints) -> Self {
         let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
-        self.constraints.metadata.caps.extend(caps);
+        caps.into_iter().for_each(|cap| self.constraints.metadata.add_cap(cap));
         self
     }
 
@@ -108,7 +108,8 @@ impl Image {
             c.add_cap("source.image.layerlimit");
         }
         let platform = c.platform.clone();
-        let op_platform = platform.clone().unwrap_or_else(Platform::host);
+        let host = Platform::host;
+        let op_platform = platform.as_deref().cloned().unwrap_or_else(host);
         let out = source_output(
             format!("docker-image://{reference}"),
             attrs,
@@ -181,18 +182,18 @@ impl Local {
     pub fn constraints(mut self, c: Constraints) -> Self {
         let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
-        self.constraints.metadata.caps.extend(caps);
+        caps.into_iter().for_each(|cap| self.constraints.metadata.add_cap(cap));
         self
     }
 
-    fn attr(mut self, key: &str, value: String, cap: &str) -> Self {
+    fn attr(mut self, key: &str, value: String, cap: &'static str) -> Self {
         self.attrs.insert(key.into(), value);
         self.constraints.add_cap(cap);
         self
     }
 
     /// BuildKit wants these lists as JSON arrays inside the string attribute; empty means unset.
-    fn patterns<S: AsRef<str>>(mut self, key: &str, list: &[S], cap: &str) -> Self {
+    fn patterns<S: AsRef<str>>(mut self, key: &str, list: &[S], cap: &'static str) -> Self {
         if list.is_empty() {
             self.attrs.remove(key);
             return self;
@@ -243,7 +244,7 @@ impl Git {
     pub fn constraints(mut self, c: Constraints) -> Self {
         let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
-        self.constraints.metadata.caps.extend(caps);
+        caps.into_iter().for_each(|cap| self.constraints.metadata.add_cap(cap));
         self
     }
 
@@ -343,7 +344,7 @@ impl Http {
     pub fn constraints(mut self, c: Constraints) -> Self {
         let caps = std::mem::take(&mut self.constraints.metadata.caps);
         self.constraints = c;
-        self.constraints.metadata.caps.extend(caps);
+        caps.into_iter().for_each(|cap| self.constraints.metadata.add_cap(cap));
         self
     }
 

@@ -5,6 +5,7 @@
 //! cheap handle (two `Arc`s) and marshalling is a plain graph walk. Nothing here talks to a
 //! daemon; resolving image configs is the caller's job (`State::with_image_config`).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -86,10 +87,73 @@ impl fmt::Display for Platform {
 /// platform, custom name, cache, caps, progress group, descriptions and source locations.
 #[derive(Clone, Debug, Default)]
 pub struct Constraints {
-    pub(crate) platform: Option<Platform>,
-    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) platform: Option<Arc<Platform>>,
+    pub(crate) metadata: OpMeta,
     pub(crate) locations: Vec<SourceLocation>,
     pub(crate) worker_filters: Vec<String>,
+}
+
+/// An op's `pb::OpMetadata` before marshalling: keys are mostly static strings, so
+/// creating an op allocates little; `marshal` builds the wire message once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpMeta {
+    pub(crate) ignore_cache: bool,
+    /// Set semantics: a key appears once, a later value replaces the earlier one.
+    pub(crate) description: Vec<(Cow<'static, str>, String)>,
+    pub(crate) export_cache: Option<bool>,
+    /// Set semantics.
+    pub(crate) caps: Vec<Cow<'static, str>>,
+    pub(crate) progress_group: Option<pb::ProgressGroup>,
+}
+
+impl OpMeta {
+    pub(crate) fn set_description(&mut self, key: Cow<'static, str>, value: String) {
+        match self.description.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => {
+                // Ops carry a name and often the instruction text: room for both at once.
+                if self.description.capacity() == 0 {
+                    self.description.reserve_exact(2);
+                }
+                self.description.push((key, value));
+            }
+        }
+    }
+
+    pub(crate) fn add_cap(&mut self, cap: Cow<'static, str>) {
+        if !self.caps.contains(&cap) {
+            // Execs carry around eight caps: one allocation instead of growing.
+            if self.caps.capacity() == 0 {
+                self.caps.reserve_exact(8);
+            }
+            self.caps.push(cap);
+        }
+    }
+
+    /// The caps, sorted (as the wire map lists them).
+    #[cfg(test)]
+    pub(crate) fn cap_names(&self) -> Vec<String> {
+        let mut caps: Vec<String> = self.caps.iter().map(|c| c.to_string()).collect();
+        caps.sort();
+        caps
+    }
+
+    /// Adds these values to `into` (two nodes can encode to the same op: one entry).
+    pub(crate) fn merge_into(&self, into: &mut pb::OpMetadata) {
+        into.ignore_cache |= self.ignore_cache;
+        for (k, v) in &self.description {
+            into.description.insert(k.to_string(), v.clone());
+        }
+        if let Some(value) = self.export_cache {
+            into.export_cache = Some(pb::ExportCache { value });
+        }
+        for cap in &self.caps {
+            into.caps.insert(cap.to_string(), true);
+        }
+        if self.progress_group.is_some() {
+            into.progress_group = self.progress_group.clone();
+        }
+    }
 }
 
 impl Constraints {
@@ -99,6 +163,12 @@ impl Constraints {
 
     /// Runs this op for `platform` instead of the state's (or the default) platform.
     pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(Arc::new(platform));
+        self
+    }
+
+    /// [`Constraints::platform`] with a platform the caller shares between many ops.
+    pub(crate) fn shared_platform(mut self, platform: Arc<Platform>) -> Self {
         self.platform = Some(platform);
         self
     }
@@ -108,8 +178,8 @@ impl Constraints {
         self.description("llb.customname", name)
     }
 
-    pub fn description(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.description.insert(key.into(), value.into());
+    pub fn description(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.metadata.set_description(key.into(), value.into());
         self
     }
 
@@ -120,13 +190,13 @@ impl Constraints {
 
     /// `Some(true)` forces exporting this vertex with the cache, `Some(false)` forbids it.
     pub fn export_cache(mut self, export: Option<bool>) -> Self {
-        self.metadata.export_cache = export.map(|value| pb::ExportCache { value });
+        self.metadata.export_cache = export;
         self
     }
 
     /// Declares that the op needs a daemon capability (BuildKit rejects ops whose caps it lacks).
-    pub fn cap(mut self, cap: impl Into<String>) -> Self {
-        self.metadata.caps.insert(cap.into(), true);
+    pub fn cap(mut self, cap: impl Into<Cow<'static, str>>) -> Self {
+        self.metadata.add_cap(cap.into());
         self
     }
 
@@ -151,15 +221,17 @@ impl Constraints {
         map: &SourceMap,
         ranges: impl IntoIterator<Item = pb::Range>,
     ) -> Self {
+        let mut ranges = ranges.into_iter();
         self.locations.push(SourceLocation {
             map: map.clone(),
-            ranges: ranges.into_iter().collect(),
+            first: ranges.next(),
+            more: ranges.collect(),
         });
         self
     }
 
-    pub(crate) fn add_cap(&mut self, cap: &str) {
-        self.metadata.caps.insert(cap.to_string(), true);
+    pub(crate) fn add_cap(&mut self, cap: &'static str) {
+        self.metadata.add_cap(Cow::Borrowed(cap));
     }
 }
 
@@ -169,7 +241,7 @@ pub(crate) struct Node {
     pub(crate) bytes: Vec<u8>,
     /// The distinct outputs this op reads, in `Op.inputs` order.
     pub(crate) inputs: Vec<Output>,
-    pub(crate) metadata: pb::OpMetadata,
+    pub(crate) metadata: OpMeta,
     pub(crate) locations: Vec<SourceLocation>,
 }
 
@@ -199,11 +271,10 @@ pub(crate) struct InputList {
 impl InputList {
     /// Index of `out` in the op's inputs, adding it when new.
     pub(crate) fn add(&mut self, out: &Output) -> i64 {
-        let input = out.to_pb();
-        if let Some(i) = self.pb.iter().position(|p| *p == input) {
+        if let Some(i) = self.pb.iter().position(|p| p.digest == out.node.digest && p.index == out.index) {
             return i as i64;
         }
-        self.pb.push(input);
+        self.pb.push(out.to_pb());
         self.outputs.push(out.clone());
         (self.pb.len() - 1) as i64
     }
@@ -275,37 +346,63 @@ pub enum Security {
 /// Values a state carries for later execs and file ops.
 #[derive(Clone, Debug)]
 pub(crate) struct Meta {
-    pub(crate) env: Vec<(String, String)>,
-    pub(crate) dir: String,
-    pub(crate) user: String,
-    pub(crate) hostname: String,
-    pub(crate) platform: Option<Platform>,
+    // The values are shared between the states derived from one another (each `State`
+    // method changes one of them): cloning a `Meta` allocates nothing.
+    pub(crate) env: Arc<Vec<(String, String)>>,
+    pub(crate) dir: Arc<str>,
+    pub(crate) user: Arc<str>,
+    pub(crate) hostname: Arc<str>,
+    pub(crate) platform: Option<Arc<Platform>>,
     pub(crate) network: Network,
     pub(crate) security: Security,
     pub(crate) extra_hosts: Vec<(String, String)>,
 }
 
+/// The meta values of a fresh state, allocated once.
+static DEFAULT_META: std::sync::LazyLock<Arc<Meta>> = std::sync::LazyLock::new(|| {
+    let empty: Arc<str> = Arc::from("");
+    Arc::new(Meta {
+        env: Arc::default(),
+        dir: Arc::from("/"),
+        user: empty.clone(),
+        hostname: empty,
+        platform: None,
+        network: Network::Sandbox,
+        security: Security::Sandbox,
+        extra_hosts: Vec::new(),
+    })
+});
+
 impl Default for Meta {
     fn default() -> Self {
-        Meta {
-            env: Vec::new(),
-            dir: "/".into(),
-            user: String::new(),
-            hostname: String::new(),
-            platform: None,
-            network: Network::Sandbox,
-            security: Security::Sandbox,
-            extra_hosts: Vec::new(),
-        }
+        (**DEFAULT_META).clone()
+    }
+}
+
+/// A state's environment, shared (see [`State::env_pairs`]).
+#[derive(Clone)]
+pub(crate) struct EnvPairs(Arc<Meta>);
+
+impl std::ops::Deref for EnvPairs {
+    type Target = [(String, String)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.0.env
     }
 }
 
 /// An immutable point in an LLB graph: "the filesystem produced by these ops", plus the
 /// environment that the next `run` will see. Cloning is cheap; every method returns a new state.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct State {
     pub(crate) output: Option<Output>,
     pub(crate) meta: Arc<Meta>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { output: None, meta: DEFAULT_META.clone() }
+    }
 }
 
 impl fmt::Debug for State {
@@ -323,15 +420,12 @@ impl State {
         State::default()
     }
 
-    pub(crate) fn from_output(output: Output, platform: Option<Platform>) -> Self {
-        let meta = Meta {
-            platform,
-            ..Meta::default()
+    pub(crate) fn from_output(output: Output, platform: Option<Arc<Platform>>) -> Self {
+        let meta = match platform {
+            Some(p) => Arc::new(Meta { platform: Some(p), ..Meta::default() }),
+            None => DEFAULT_META.clone(),
         };
-        State {
-            output: Some(output),
-            meta: Arc::new(meta),
-        }
+        State { output: Some(output), meta }
     }
 
     /// Same meta values, different filesystem.
@@ -363,13 +457,27 @@ impl State {
     pub fn add_env(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (key, value) = (key.into(), value.into());
         self.edit(|m| {
-            m.env.retain(|(k, _)| *k != key);
-            m.env.push((key, value));
+            let env = Arc::make_mut(&mut m.env);
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value));
+        })
+    }
+
+    /// [`State::add_env`] for several variables in order, as one new state (the
+    /// environment is copied once, not once per variable).
+    pub fn add_envs<K: Into<String>, V: Into<String>>(&self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.edit(|m| {
+            let env = Arc::make_mut(&mut m.env);
+            for (key, value) in vars {
+                let key = key.into();
+                env.retain(|(k, _)| *k != key);
+                env.push((key, value.into()));
+            }
         })
     }
 
     pub fn del_env(&self, key: &str) -> Self {
-        self.edit(|m| m.env.retain(|(k, _)| k != key))
+        self.edit(|m| Arc::make_mut(&mut m.env).retain(|(k, _)| k != key))
     }
 
     pub fn get_env(&self, key: &str) -> Option<&str> {
@@ -378,6 +486,12 @@ impl State {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The environment as `(key, value)` pairs, in order, without copying it (the handle
+    /// shares the state's values and outlives the state).
+    pub(crate) fn env_pairs(&self) -> EnvPairs {
+        EnvPairs(self.meta.clone())
     }
 
     /// The environment as `KEY=value` strings, in order.
@@ -394,7 +508,7 @@ impl State {
         // Go's llb.Dir keeps an absolute path as written (the executor then creates it
         // as given, `..` and all); only a relative one is joined and cleaned.
         let joined = if dir.starts_with('/') { dir.to_string() } else { join_path(&self.meta.dir, dir) };
-        self.edit(|m| m.dir = joined)
+        self.edit(|m| m.dir = Arc::from(joined))
     }
 
     pub fn get_dir(&self) -> &str {
@@ -403,7 +517,7 @@ impl State {
 
     pub fn user(&self, user: impl Into<String>) -> Self {
         let user = user.into();
-        self.edit(|m| m.user = user)
+        self.edit(|m| m.user = Arc::from(user))
     }
 
     pub fn get_user(&self) -> &str {
@@ -412,15 +526,19 @@ impl State {
 
     pub fn hostname(&self, hostname: impl Into<String>) -> Self {
         let hostname = hostname.into();
-        self.edit(|m| m.hostname = hostname)
+        self.edit(|m| m.hostname = Arc::from(hostname))
     }
 
     pub fn platform(&self, platform: Platform) -> Self {
+        self.shared_platform(Arc::new(platform))
+    }
+
+    pub(crate) fn shared_platform(&self, platform: Arc<Platform>) -> Self {
         self.edit(|m| m.platform = Some(platform))
     }
 
     pub fn get_platform(&self) -> Option<&Platform> {
-        self.meta.platform.as_ref()
+        self.meta.platform.as_deref()
     }
 
     pub fn network(&self, network: Network) -> Self {
@@ -485,7 +603,7 @@ pub(crate) fn join_path(base: &str, p: &str) -> String {
         crate::paths::clean(p)
     } else {
         let base = if base.is_empty() { "/" } else { base };
-        crate::paths::clean(&format!("{base}/{p}"))
+        crate::paths::clean_joined(base, p)
     }
 }
 
@@ -514,6 +632,8 @@ mod tests {
         assert_eq!(st.env(), vec!["B=2", "A=3"]);
         assert_eq!(st.get_env("A"), Some("3"));
         assert_eq!(st.del_env("A").env(), vec!["B=2"]);
+        let batch = State::scratch().add_envs([("A", "1"), ("B", "2"), ("A", "3")]);
+        assert_eq!(batch.env(), st.env());
     }
 
     #[test]

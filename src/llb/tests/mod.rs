@@ -41,10 +41,7 @@ pub(super) fn caps(st: &State) -> Vec<String> {
         .unwrap()
         .node
         .metadata
-        .caps
-        .keys()
-        .cloned()
-        .collect()
+        .cap_names()
 }
 
 pub(super) fn base() -> State {
