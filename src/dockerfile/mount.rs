@@ -61,6 +61,15 @@ const KEYS: &[&str] = &[
     "sharing", "mode", "uid", "gid", "env",
 ];
 
+/// Keys are case-insensitive; they are almost always written in lower case already.
+fn lowercase(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(key.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
+}
+
 fn invalid(msg: String) -> ParseError {
     ParseError::new(ErrorKind::InvalidValue, msg)
 }
@@ -108,11 +117,11 @@ impl RawMount {
         let unexpected = |key: &str, m: &Mount| invalid(format!("unexpected key '{key}' for mount type '{}'", type_name(m.kind)));
         for field in &self.fields {
             let (key, raw_value) = match field.split_once('=') {
-                Some((k, v)) => (k.to_ascii_lowercase(), Some(v)),
-                None => (field.to_ascii_lowercase(), None),
+                Some((k, v)) => (lowercase(k), Some(v)),
+                None => (lowercase(field), None),
             };
             let Some(raw_value) = raw_value else {
-                match key.as_str() {
+                match &*key {
                     "readonly" | "ro" => {
                         m.read_only = true;
                         read_only_auto = false;
@@ -127,7 +136,7 @@ impl RawMount {
                 }
                 continue;
             };
-            if !KEYS.contains(&key.as_str()) {
+            if !KEYS.contains(&&*key) {
                 return Err(invalid(with_suggestion(format!("unexpected key '{key}' in '{field}'"), &key, KEYS, true)));
             }
             let Some(v) = value(&key, raw_value)? else {
@@ -137,7 +146,7 @@ impl RawMount {
                 continue;
             };
             let bool_value = |v: &str| parse_go_bool(v).ok_or_else(|| invalid(format!("invalid value for {key}: {v}")));
-            match key.as_str() {
+            match &*key {
                 "type" => {
                     m.kind = match v.to_ascii_lowercase().as_str() {
                         "bind" => MountType::Bind,

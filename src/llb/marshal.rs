@@ -31,7 +31,7 @@ pub(crate) struct SourceLocation {
 impl SourceLocation {
     fn ranges(&self) -> Vec<pb::Range> {
         let mut ranges = Vec::with_capacity(usize::from(self.first.is_some()) + self.more.len());
-        ranges.extend(self.first.clone());
+        ranges.extend(self.first);
         ranges.extend(self.more.iter().cloned());
         ranges
     }
