@@ -155,8 +155,11 @@ async fn rawjson_and_quiet_keep_the_secret_out() {
         assert!(!out.contains(SECRET), "{mode:?} leaked the secret:\n{out}");
         assert!(out.contains("Dockerfile:3\n"), "{mode:?}:\n{out}");
         if mode == ResolvedMode::RawJson {
+            // The daemon batches updates (a cached run can fit in a few messages): check what
+            // the stream says, not how many messages carry it.
             let msgs = bentokit::progress::decode_stream(out.split("Dockerfile:3\n").next().unwrap()).unwrap();
-            assert!(msgs.len() > 3);
+            let failed = msgs.iter().flat_map(|m| &m.vertexes).any(|v| v.name.contains("[2/2] RUN") && !v.error.is_empty());
+            assert!(failed, "the failing RUN and its error are in the stream:\n{out}");
         } else {
             assert!(out.starts_with("------\n > [2/2] RUN"), "quiet prints only errors:\n{out}");
         }
