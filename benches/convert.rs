@@ -1,7 +1,8 @@
 //! Parse + convert a generated 50-stage, 1,000-instruction Dockerfile with an in-process
-//! image resolver (no daemon). Target (issue #5): under 5 ms per iteration. Met, narrowly:
-//! 4.90 ms (criterion, load average ≈ 2 on the shared 2-core dev box; 4.9-5.5 ms at load
-//! 2-4.5 while other people's builds run). Parse ≈ 1.03 ms, convert ≈ 3.97 ms (marshal
+//! image resolver (no daemon). Target (issue #5): under 5 ms per iteration. Met: 4.57 ms
+//! with the release profile's thin LTO and one codegen unit (idle box, load 0.1); 4.90 ms
+//! without them (load ≈ 2 on the shared 2-core dev box; 4.9-5.5 ms at load 2-4.5 while
+//! other people's builds run). Parse ≈ 1.03 ms, convert ≈ 3.97 ms (marshal
 //! ≈ 0.35 ms of it), `COPY .` variant 5.0 ms. The code before the speed work gave 17.1 ms
 //! (load ≈ 1) and 15.3 ms next to the new code (load 5.5). `convert` dispatches once: the
 //! context's followpaths are guessed from the instructions and checked against what
