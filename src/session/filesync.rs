@@ -133,6 +133,7 @@ impl<'a> Batch<'a> {
 
     /// Adds a packet, handing the batch over once it is big enough.
     fn push(&mut self, packet: Packet) -> Result<(), Stopped> {
+        // 64: a rough per-packet overhead, so a run of empty packets also fills a batch.
         self.bytes += packet.data.len() + 64;
         self.packets.push(packet);
         if self.bytes >= BATCH_BYTES || self.packets.len() >= BATCH_PACKETS {
@@ -277,10 +278,15 @@ enum SendError {
     Read(String),
 }
 
+impl From<Stopped> for SendError {
+    fn from(_: Stopped) -> Self {
+        SendError::Stopped
+    }
+}
+
 /// Queues one file as DATA chunks then an empty DATA. A file that vanished since the walk
 /// is sent as empty, like fsutil does.
 fn send_file(id: u32, path: &std::path::Path, batch: &mut Batch<'_>) -> Result<(), SendError> {
-    let data = |data: Vec<u8>| Packet { r#type: PacketType::PacketData as i32, stat: None, id, data };
     if let Ok(mut file) = std::fs::File::open(path) {
         // Size each buffer to what is left (a 10 KB file must not cost a full chunk);
         // one spare byte detects EOF without an extra read when the size is exact.
@@ -296,14 +302,14 @@ fn send_file(id: u32, path: &std::path::Path, batch: &mut Batch<'_>) -> Result<(
             if filled == 0 {
                 break;
             }
-            batch.push(data(buf)).map_err(|Stopped| SendError::Stopped)?;
+            batch.push(packet(PacketType::PacketData, id, buf))?;
             if filled < want {
                 break;
             }
             left = left.saturating_sub(filled);
         }
     }
-    batch.push(data(Vec::new())).map_err(|Stopped| SendError::Stopped)
+    Ok(batch.push(packet(PacketType::PacketData, id, Vec::new()))?)
 }
 
 #[cfg(test)]

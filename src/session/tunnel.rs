@@ -54,7 +54,7 @@ fn header(value: &str, what: &str) -> Result<http::HeaderValue, SessionError> {
     http::HeaderValue::from_str(value).map_err(|_| invalid())
 }
 
-pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes) -> Result<Tunnel, SessionError> {
+pub(crate) async fn open(mut channel: Channel, headers: Headers<'_>, routes: Routes) -> Result<Tunnel, SessionError> {
     let outgoing = Arc::new(Mutex::new(Outgoing::default()));
     let (inbound_tx, inbound_rx) = mpsc::channel::<Vec<u8>>(INBOUND_QUEUE);
     let io = TunnelIo { inbound: inbound_rx, current: Vec::new(), position: 0, outgoing: OutgoingWriter(outgoing.clone()) };
@@ -87,11 +87,10 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
     let request = request
         .body(tonic::body::Body::new(FrameBody(rx)))
         .map_err(|e| SessionError::Header(e.to_string()))?;
-    let mut channel = channel;
-    let response = tower::ServiceExt::ready(&mut channel)
+    let ready = tower::ServiceExt::ready(&mut channel)
         .await
         .map_err(|e| SessionError::Open(tonic::Status::from_error(Box::new(e))))?;
-    let response = tower::Service::call(response, request)
+    let response = tower::Service::call(ready, request)
         .await
         .map_err(|e| SessionError::Open(tonic::Status::from_error(Box::new(e))))?;
     if let Some(status) = tonic::Status::from_header_map(response.headers()) {
@@ -101,8 +100,7 @@ pub(crate) async fn open(channel: Channel, headers: Headers<'_>, routes: Routes)
     }
     let status = response.status();
     let decoder = tonic_prost::ProstCodec::<BytesMessage, BytesMessage>::default().decoder();
-    let stream = tonic::codec::Streaming::new_response(decoder, response.into_body(), status, None, Some(64 << 20));
-    let mut stream = stream;
+    let mut stream = tonic::codec::Streaming::new_response(decoder, response.into_body(), status, None, Some(64 << 20));
     let inbound = tokio::spawn(async move {
         // Dropping the sender at the end is EOF for hyper, which ends the connection.
         loop {
@@ -138,8 +136,9 @@ async fn send_to_daemon(outgoing: Arc<Mutex<Outgoing>>, tx: mpsc::Sender<Bytes>,
         }
     }
     // Writes after this point fail: hyper sees a broken pipe.
-    lock(&outgoing).closed = true;
-    lock(&outgoing).wake_writer();
+    let mut out = lock(&outgoing);
+    out.closed = true;
+    out.wake_writer();
 }
 
 /// The request body of `Control.Session`: ready-made gRPC frames, then the end of the
@@ -161,28 +160,18 @@ const SESSION_PATH: &str = "/moby.buildkit.v1.Control/Session";
 /// then `BytesMessage.data`'s tag and its length as a varint (at most 3 bytes here).
 const FRAME_HEADER_ROOM: usize = 5 + 1 + 3;
 
-/// Writes the header in front of `data_len` bytes of data at the end of `buffer` (which
-/// starts with [`FRAME_HEADER_ROOM`] reserved bytes) and returns the finished frame.
+/// Writes the header in front of the data at the end of `buffer` (which starts with
+/// [`FRAME_HEADER_ROOM`] reserved bytes) and returns the finished frame.
 fn finish_frame(mut buffer: Vec<u8>) -> Bytes {
-    let data_len = buffer.len() - FRAME_HEADER_ROOM;
-    let mut varint = [0u8; 3];
-    let mut varint_len = 0;
-    let mut v = data_len;
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        varint[varint_len] = if v == 0 { byte } else { byte | 0x80 };
-        varint_len += 1;
-        if v == 0 {
-            break;
-        }
-    }
-    let message_len = 1 + varint_len + data_len;
+    use bytes::BufMut;
+    let data_len = (buffer.len() - FRAME_HEADER_ROOM) as u64;
+    let varint_len = prost::encoding::encoded_len_varint(data_len);
     let start = FRAME_HEADER_ROOM - (5 + 1 + varint_len);
-    buffer[start] = 0; // not compressed
-    buffer[start + 1..start + 5].copy_from_slice(&(message_len as u32).to_be_bytes());
-    buffer[start + 5] = 0x0a; // field 1 (data), length-delimited
-    buffer[start + 6..FRAME_HEADER_ROOM].copy_from_slice(&varint[..varint_len]);
+    let mut header = &mut buffer[start..FRAME_HEADER_ROOM];
+    header.put_u8(0); // not compressed
+    header.put_u32((1 + varint_len) as u32 + data_len as u32);
+    header.put_u8(0x0a); // field 1 (data), length-delimited
+    prost::encoding::encode_varint(data_len, &mut header);
     Bytes::from(buffer).slice(start..)
 }
 
@@ -195,8 +184,9 @@ fn lock(outgoing: &Mutex<Outgoing>) -> std::sync::MutexGuard<'_, Outgoing> {
 #[derive(Default)]
 struct Outgoing {
     buffer: Vec<u8>,
-    /// hyper shut its side down (EOF after the buffer) or the sender stopped (writes fail).
+    /// hyper shut its side down: the sender ends the stream after the buffer.
     shut: bool,
+    /// The sender stopped: writes fail.
     closed: bool,
     writer: Option<Waker>,
     sender: Option<Waker>,
