@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use bentokit::session::SshSpec;
-use bentokit::solve::{Build, BuildOptions, ExportSpec, PlatformResult};
+use bentokit::solve::{Build, BuildOptions, Connection, ExportSpec, PlatformResult};
 use bollard_buildkit_proto::pb;
 use common::private_daemon::which;
 use common::*;
@@ -38,6 +38,24 @@ fn ssh_mount(id: &str, dest: &str) -> pb::Mount {
         ssh_opt: Some(pb::SshOpt { id: id.into(), uid: 0, gid: 0, mode: 0o600, optional: false }),
         ..Default::default()
     }
+}
+
+/// Builds, on the python stand-in image with `--ssh ssh`, the exec `make_exec` adds, and
+/// exports its `/result` directory to `out`.
+async fn run_with_ssh(conn: &Connection, ssh: &str, out: &Path, make_exec: impl FnOnce(&mut Llb, &Out, &pb::Platform) -> Out) {
+    let opts = BuildOptions {
+        exports: vec![ExportSpec::parse(&format!("type=local,dest={}", out.display())).unwrap()],
+        ssh: vec![SshSpec::parse(ssh).unwrap()],
+        ..Default::default()
+    };
+    let build = Build::start(conn.channel.clone(), opts).await.unwrap();
+    let p = amd64();
+    let resolved = build.gateway().resolve_image_config(PYTHON_IMAGE, &p).await.unwrap();
+    let mut llb = Llb::default();
+    let img = llb.image(&format!("{PYTHON_IMAGE}@{}", resolved.digest), &p);
+    let run_op = make_exec(&mut llb, &img, &p);
+    let result = llb.copy(None, &run_op, "/result", "/", &p);
+    build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&result), image_config: resolved.config_json }]).await.unwrap();
 }
 
 #[tokio::test]
@@ -63,22 +81,13 @@ async fn ssh_agent_is_forwarded_into_an_exec() {
     run(Command::new("ssh-add").env("SSH_AUTH_SOCK", &socket).arg(&key));
 
     let out = tmp.path().join("out");
-    let opts = BuildOptions {
-        exports: vec![ExportSpec::parse(&format!("type=local,dest={}", out.display())).unwrap()],
-        ssh: vec![SshSpec::parse(&format!("default={}", socket.display())).unwrap()],
-        ..Default::default()
-    };
-    let build = Build::start(conn.channel.clone(), opts).await.unwrap();
-    let p = amd64();
-    let resolved = build.gateway().resolve_image_config(PYTHON_IMAGE, &p).await.unwrap();
-    let mut llb = Llb::default();
-    let img = llb.image(&format!("{PYTHON_IMAGE}@{}", resolved.digest), &p);
     // SSH2_AGENTC_REQUEST_IDENTITIES (11); the answer lists the keys with their comments.
     let script = "mkdir -p /result && python3 -c \"import socket,struct; s=socket.socket(socket.AF_UNIX); s.connect('/run/ssh.sock'); s.sendall(struct.pack('>IB',1,11)); n=struct.unpack('>I',s.recv(4))[0]; d=b''\nwhile len(d)<n: d+=s.recv(n-len(d))\nopen('/result/identities','wb').write(d)\"";
     let script = format!("{script} # {}", unique(""));
-    let run_op = llb.exec(&img, &script, vec![(None, ssh_mount("default", "/run/ssh.sock"))], &p);
-    let result = llb.copy(None, &run_op, "/result", "/", &p);
-    build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&result), image_config: resolved.config_json }]).await.unwrap();
+    run_with_ssh(&conn, &format!("default={}", socket.display()), &out, |llb, img, p| {
+        llb.exec(img, &script, vec![(None, ssh_mount("default", "/run/ssh.sock"))], p)
+    })
+    .await;
     let identities = std::fs::read(out.join("identities")).unwrap();
     assert_eq!(identities[0], 12, "SSH2_AGENT_IDENTITIES_ANSWER");
     assert!(contains(&identities, comment.as_bytes()), "the forwarded agent did not list the key");
@@ -181,24 +190,15 @@ async fn a_private_key_file_is_served_by_an_in_process_agent() {
     let comment = unique("bentokit-keyfile-");
     let Some(key) = ed25519_key(tmp.path(), &comment) else { return };
     let out = tmp.path().join("out");
-    let opts = BuildOptions {
-        exports: vec![ExportSpec::parse(&format!("type=local,dest={}", out.display())).unwrap()],
-        ssh: vec![SshSpec::parse(&format!("mykey={}", key.display())).unwrap()],
-        ..Default::default()
-    };
-    let build = Build::start(conn.channel.clone(), opts).await.unwrap();
-    let p = amd64();
-    let resolved = build.gateway().resolve_image_config(PYTHON_IMAGE, &p).await.unwrap();
-    let mut llb = Llb::default();
-    let img = llb.image(&format!("{PYTHON_IMAGE}@{}", resolved.digest), &p);
-    let scripts = llb.mkfile(None, "/agent.py", AGENT_CLIENT.as_bytes(), &p);
-    let scripts_mount = pb::Mount { dest: "/scripts".into(), output: -1, readonly: true, ..Default::default() };
     // The nonce is the signed data, so a cached result from another run cannot pass.
     let nonce = unique("sign-me-");
     let script = format!("python3 /scripts/agent.py /run/ssh.sock {nonce}");
-    let run_op = llb.exec(&img, &script, vec![(None, ssh_mount("mykey", "/run/ssh.sock")), (Some(&scripts), scripts_mount)], &p);
-    let result = llb.copy(None, &run_op, "/result", "/", &p);
-    build.finish(vec![PlatformResult { platform: p, definition: llb.definition(&result), image_config: resolved.config_json }]).await.unwrap();
+    run_with_ssh(&conn, &format!("mykey={}", key.display()), &out, |llb, img, p| {
+        let scripts = llb.mkfile(None, "/agent.py", AGENT_CLIENT.as_bytes(), p);
+        let scripts_mount = pb::Mount { dest: "/scripts".into(), output: -1, readonly: true, ..Default::default() };
+        llb.exec(img, &script, vec![(None, ssh_mount("mykey", "/run/ssh.sock")), (Some(&scripts), scripts_mount)], p)
+    })
+    .await;
     assert_agent_answers(&out, &key, &comment, &nonce);
 }
 

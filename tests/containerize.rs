@@ -3,6 +3,8 @@
 //! scripts/standin-images.sh).
 
 mod common;
+#[path = "gateway/mod.rs"]
+mod gw;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,16 +69,12 @@ impl Oci {
             let path = entry.unwrap().path();
             let raw = std::fs::read(&path).unwrap();
             let data = Command::new("gzip").arg("-dc").arg(&path).output().map(|o| o.stdout).unwrap_or_default();
-            if contains(&raw, needle) || contains(&data, needle) {
+            if gw::contains(&raw, needle) || gw::contains(&data, needle) {
                 return true;
             }
         }
         false
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A copy of the example Bento with a Dockerfile template of our own.
@@ -350,7 +348,7 @@ fn without_an_output_the_image_stays_in_the_daemon_uncompressed() {
     // The manifest in the daemon's content store names an uncompressed layer for the
     // Bento (the base image's layers keep the blobs they were pulled as).
     let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
-    let manifest = walk_files(&daemon.path().join("root"))
+    let manifest = gw::walk_files(&daemon.path().join("root"))
         .into_iter()
         .find(|p| p.ends_with(format!("content/blobs/sha256/{hex}")))
         .unwrap_or_else(|| panic!("manifest {digest} in the daemon's content store"));
@@ -358,21 +356,4 @@ fn without_an_output_the_image_stays_in_the_daemon_uncompressed() {
     let layers = manifest["layers"].as_array().expect("layers");
     let bento_layer = layers.last().expect("layers")["mediaType"].as_str().unwrap();
     assert!(bento_layer.ends_with(".tar"), "the Bento's layer is uncompressed: {bento_layer}");
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let Ok(kind) = e.file_type() else { continue };
-            if kind.is_dir() {
-                stack.push(e.path());
-            } else if kind.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }

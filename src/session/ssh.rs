@@ -228,21 +228,9 @@ fn serve_keyring(keyring: Keyring, mut inbound: Streaming<BytesMessage>, tx: Rep
 mod tests {
     use super::*;
 
-    /// A fresh OpenSSH key file; `passphrase` makes it encrypted (ssh-keygen does that).
+    /// A fresh ed25519 key file named (and commented) `name`; `passphrase` encrypts it.
     fn key_file(dir: &Path, name: &str, passphrase: &str) -> Option<PathBuf> {
-        let path = dir.join(name);
-        let made = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f"])
-            .arg(&path)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !made {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "ssh-keygen is required in CI");
-            eprintln!("note: skipping, no ssh-keygen");
-            return None;
-        }
-        Some(path)
+        crate::session::ssh_agent::tests::ssh_keygen(&dir.join(name), "ed25519", passphrase, name)
     }
 
     fn spec(id: &str, paths: &[&Path]) -> String {

@@ -208,7 +208,7 @@ impl<'a> Wire<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rsa::signature::Verifier;
     use ssh_key::{HashAlg, PublicKey, Signature};
@@ -360,10 +360,15 @@ mod tests {
 
     /// `ssh-keygen -t TYPE` into `dir/TYPE` (+ `.pub`), or None (skip; a failure in CI).
     fn keygen(dir: &std::path::Path, kind: &str) -> Option<PathBuf> {
-        let path = dir.join(kind);
+        ssh_keygen(&dir.join(kind), kind, "", &format!("{kind}@test"))
+    }
+
+    /// A fresh OpenSSH key at `path` (+ `.pub`); a non-empty `passphrase` encrypts it. None
+    /// when ssh-keygen is missing (skip; a failure in CI).
+    pub(in crate::session) fn ssh_keygen(path: &std::path::Path, kind: &str, passphrase: &str, comment: &str) -> Option<PathBuf> {
         let made = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", kind, "-N", "", "-C", &format!("{kind}@test"), "-f"])
-            .arg(&path)
+            .args(["-q", "-t", kind, "-N", passphrase, "-C", comment, "-f"])
+            .arg(path)
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
@@ -372,7 +377,7 @@ mod tests {
             eprintln!("note: skipping, no ssh-keygen");
             return None;
         }
-        Some(path)
+        Some(path.to_path_buf())
     }
 
     /// Serves the keyring on a unix socket, one thread per connection.

@@ -257,14 +257,16 @@ impl OciLayout {
     }
 }
 
+/// Every file under `dir`. Entries that vanish while it walks (a live daemon's state
+/// directory) are skipped.
 pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        match std::fs::symlink_metadata(&p) {
+            Ok(meta) if meta.is_dir() => out.extend(walk_files(&p)),
+            Ok(_) => out.push(p),
+            Err(_) => {}
         }
     }
     out
