@@ -116,6 +116,8 @@ GO_TOOLCHAIN_PKGS="golang-1.24-go golang-1.24-src"
 
 # ---------------------------------------------------------------- 1. bookworm packages
 pkgs="runc busybox-static curl ca-certificates openssl"
+# openssh-client: ssh-keygen/ssh-agent/ssh-add for the --ssh tests (required under CI=true).
+pkgs="$pkgs openssh-client"
 [ "$ROOTLESS" = 1 ] && pkgs="$pkgs rootlesskit uidmap"
 [ "$STANDIN_IMAGES" = 1 ] && pkgs="$pkgs debootstrap"
 # apache2-utils: htpasswd, for the tests' registry with basic auth.
